@@ -1,0 +1,314 @@
+package filter
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// LookupJSON returns the raw JSON value stored under path in obj, a JSON
+// object such as a record's custom fields. The result aliases obj and has no
+// surrounding spaces.
+//
+// path is first looked up as one key; if there is no such key and path holds
+// dots, the part before the first dot must name a nested object in which the
+// rest is looked up the same way: "address.city" finds {"address":{"city":"Oslo"}}
+// and {"address.city":"Oslo"}, but not {"a.b":{"c":1}} for "a.b.c" (each level
+// is at most two scans). Keys may contain JSON escapes. When a key repeats,
+// the first one wins.
+//
+// LookupJSON scans obj without building anything and does not allocate unless
+// a key in obj holds escapes longer than 128 bytes. obj is expected to be valid
+// JSON (records validate custom data when written); on malformed input the
+// result is unspecified but LookupJSON never panics.
+func LookupJSON(obj []byte, path string) ([]byte, bool) {
+	for {
+		if raw, ok := lookupKey(obj, path); ok {
+			return raw, true
+		}
+		n := strings.IndexByte(path, '.')
+		if n < 0 {
+			return nil, false
+		}
+		sub, ok := lookupKey(obj, path[:n])
+		if !ok || len(sub) == 0 || sub[0] != '{' {
+			return nil, false
+		}
+		obj, path = sub, path[n+1:]
+	}
+}
+
+// lookupKey returns the value of key in the JSON object obj.
+func lookupKey(b []byte, key string) ([]byte, bool) {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	i++
+	for {
+		i = skipWS(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return nil, false
+		}
+		ke, esc := scanString(b, i)
+		if ke < 0 {
+			return nil, false
+		}
+		keyRaw := b[i+1 : ke-1]
+		var match bool
+		if !esc {
+			match = string(keyRaw) == key
+		} else {
+			match = unescapedEqual(keyRaw, key)
+		}
+		i = skipWS(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return nil, false
+		}
+		i = skipWS(b, i+1)
+		vs := i
+		ve := skipValue(b, i)
+		if ve < 0 {
+			return nil, false
+		}
+		if match {
+			return b[vs:ve], true
+		}
+		i = skipWS(b, ve)
+		if i >= len(b) || b[i] != ',' {
+			return nil, false
+		}
+		i++
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// scanString returns the index just past the JSON string starting at b[i]
+// (which must be '"') and whether it holds escapes; -1 if it is unterminated.
+func scanString(b []byte, i int) (int, bool) {
+	esc := false
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			esc = true
+			j++
+		case '"':
+			return j + 1, esc
+		}
+	}
+	return -1, esc
+}
+
+// skipValue returns the index just past the JSON value starting at b[i], or -1.
+// It does not validate containers beyond bracket balance.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch c := b[i]; c {
+	case '"':
+		e, _ := scanString(b, i)
+		return e
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				e, _ := scanString(b, i)
+				if e < 0 {
+					return -1
+				}
+				i = e
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return -1
+	default:
+		j := i
+		for j < len(b) && isLiteralByte(b[j]) {
+			j++
+		}
+		if j == i {
+			return -1
+		}
+		return j
+	}
+}
+
+func isLiteralByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '+' || c == '.'
+}
+
+// unescapedEqual reports whether the JSON string content raw (with escapes)
+// decodes to s.
+func unescapedEqual(raw []byte, s string) bool {
+	var tmp [128]byte
+	dec, ok := appendUnescaped(tmp[:0], raw)
+	return ok && string(dec) == s
+}
+
+// appendUnescaped appends the decoded JSON string content raw to dst.
+func appendUnescaped(dst, raw []byte) ([]byte, bool) {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		if i >= len(raw) {
+			return dst, false
+		}
+		switch raw[i] {
+		case '"', '\\', '/':
+			dst = append(dst, raw[i])
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, ok := hex4(raw, i+1)
+			if !ok {
+				return dst, false
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				r2, ok := rune(0), false
+				if i+2 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
+					r2, ok = hex4(raw, i+3)
+				}
+				if ok {
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						r = d
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			dst = utf8.AppendRune(dst, r)
+		default:
+			return dst, false
+		}
+	}
+	return dst, true
+}
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// rawString decodes the JSON string raw. NB: when raw holds no escapes the
+// result aliases raw (no copy); callers use it only for the comparison at hand
+// and never keep it.
+func rawString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	c := raw[1 : len(raw)-1]
+	for _, x := range c {
+		if x == '\\' {
+			dec, ok := appendUnescaped(make([]byte, 0, len(c)), c)
+			return string(dec), ok
+		}
+	}
+	return b2s(c), true
+}
+
+// rawNumber parses the JSON number raw.
+func rawNumber(raw []byte) (float64, bool) {
+	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(b2s(raw), 64)
+	return f, err == nil
+}
+
+// b2s returns b as a string without copying. NB: the result must not outlive
+// b nor be kept after b changes.
+func b2s(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// arrayIter walks the elements of a raw JSON array without allocating.
+type arrayIter struct {
+	b []byte
+	i int
+}
+
+func newArrayIter(raw []byte) (arrayIter, bool) {
+	if len(raw) == 0 || raw[0] != '[' {
+		return arrayIter{}, false
+	}
+	return arrayIter{b: raw, i: 1}, true
+}
+
+// next returns the next element, or false at the end (or on malformed input).
+func (it *arrayIter) next() ([]byte, bool) {
+	b := it.b
+	i := skipWS(b, it.i)
+	if i >= len(b) || b[i] == ']' {
+		it.i = len(b)
+		return nil, false
+	}
+	e := skipValue(b, i)
+	if e < 0 {
+		it.i = len(b)
+		return nil, false
+	}
+	j := skipWS(b, e)
+	if j < len(b) && b[j] == ',' {
+		j++
+	}
+	it.i = j
+	return b[i:e], true
+}
