@@ -1,0 +1,154 @@
+// Command campaignd runs the campaign engine: the Stream-compatible HTTP API over a Pebble store.
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/campaignd/campaignd/engine"
+	"github.com/campaignd/campaignd/httpd"
+	"github.com/campaignd/campaignd/storage"
+)
+
+var (
+	httpListenAddr  = flag.String("httpListenAddr", "127.0.0.1:3030", "TCP address for the HTTP API, /healthz and /metrics")
+	storageDataPath = flag.String("storageDataPath", "./campaignd-data", "directory holding the Pebble data")
+	apiKey          = flag.String("apiKey", "", "API key clients send as the api_key query parameter (env CAMPAIGND_API_KEY); development credentials are generated and printed when both key and secret are empty")
+	apiSecret       = flag.String("apiSecret", "", "API secret that signs JWTs and webhooks (env CAMPAIGND_API_SECRET)")
+	maxBodySize     = flag.Int("http.maxBodySize", 16<<20, "largest accepted request body in bytes, except the streamed bulk import")
+	logLevel        = flag.String("loglevel", "INFO", "log level: DEBUG, INFO, WARN or ERROR")
+)
+
+func main() {
+	flag.Parse()
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "invalid -loglevel %q: %s\n", *logLevel, err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	slog.SetDefault(log)
+	if err := run(log); err != nil {
+		log.Error("campaignd stopped with an error", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	key, secret := firstNonEmpty(*apiKey, os.Getenv("CAMPAIGND_API_KEY")), firstNonEmpty(*apiSecret, os.Getenv("CAMPAIGND_API_SECRET"))
+	if err := os.MkdirAll(*storageDataPath, 0o755); err != nil {
+		return fmt.Errorf("cannot create -storageDataPath %q: %w", *storageDataPath, err)
+	}
+	switch {
+	case key == "" && secret == "":
+		var err error
+		if key, secret, err = devCredentials(*storageDataPath); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "\ncampaignd: no -apiKey/-apiSecret given; development credentials (kept in %s):\n  api key:    %s\n  api secret: %s\n\n",
+			filepath.Join(*storageDataPath, "dev-credentials.json"), key, secret)
+	case key == "" || secret == "":
+		return fmt.Errorf("give both -apiKey and -apiSecret (or CAMPAIGND_API_KEY and CAMPAIGND_API_SECRET), or neither for development credentials")
+	}
+
+	start := time.Now()
+	db, err := storage.Open(storage.Options{Path: *storageDataPath, Logger: log})
+	if err != nil {
+		return err
+	}
+	log.Info("opened storage", "path", *storageDataPath, "users", db.Users.Max(), "channels", db.Channels.Max(), "took", time.Since(start))
+
+	eng, err := engine.Open(db, engine.Options{Logger: log, APIKey: key, APISecret: secret})
+	if err != nil {
+		_ = db.Close()
+		return err
+	}
+	if err := eng.Start(); err != nil {
+		_ = db.Close()
+		return err
+	}
+	srv, err := httpd.New(eng, httpd.Options{ListenAddr: *httpListenAddr, APIKey: key, APISecret: secret, MaxBodySize: *maxBodySize, Logger: log})
+	if err != nil {
+		eng.Stop()
+		_ = db.Close()
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		eng.Stop()
+		_ = db.Close()
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve() }()
+	log.Info("campaignd is ready", "addr", "http://"+srv.Addr(), "healthz", "http://"+srv.Addr()+"/healthz", "took", time.Since(start))
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	var runErr error
+	select {
+	case s := <-sig:
+		log.Info("received signal; stopping", "signal", s.String())
+	case runErr = <-serveErr:
+		log.Error("http server failed; stopping", "err", runErr)
+	}
+
+	// Stop in reverse order of start, logging how long each stop took.
+	t := time.Now()
+	if err := srv.Shutdown(); err != nil {
+		log.Error("cannot shut down the http server", "err", err)
+	}
+	log.Info("stopped http server", "took", time.Since(t))
+	t = time.Now()
+	eng.Stop()
+	log.Info("stopped engine", "took", time.Since(t))
+	t = time.Now()
+	if err := db.Close(); err != nil {
+		return err
+	}
+	log.Info("closed storage", "took", time.Since(t))
+	return runErr
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// devCredentials returns the development key and secret kept in the data directory, creating them
+// on first use so that restarts keep working with the same SDK configuration.
+func devCredentials(dir string) (key, secret string, err error) {
+	path := filepath.Join(dir, "dev-credentials.json")
+	var c struct {
+		APIKey    string `json:"api_key"`
+		APISecret string `json:"api_secret"`
+	}
+	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &c) == nil && c.APIKey != "" && c.APISecret != "" {
+		return c.APIKey, c.APISecret, nil
+	}
+	c.APIKey = "dev-" + randHex(8)
+	c.APISecret = randHex(32)
+	b, _ := json.MarshalIndent(c, "", "  ")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return "", "", fmt.Errorf("cannot write development credentials: %w", err)
+	}
+	return c.APIKey, c.APISecret, nil
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}

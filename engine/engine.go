@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/campaignd/campaignd/storage"
+)
+
+// Options configures the engine. A zero field means the default.
+type Options struct {
+	// Logger for engine events. Default: slog.Default().
+	Logger *slog.Logger
+	// APIKey and APISecret identify the app; the secret signs webhooks.
+	APIKey    string
+	APISecret string
+	// Now returns the current time; tests may replace it. Default: time.Now.
+	Now func() time.Time
+}
+
+// EnsureDefaults fills zero fields with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Engine is campaignd's domain: users, channels, messages, segments, campaigns and the outbox.
+// All exported methods are safe for concurrent use. Create it with Open, call Start once, and
+// Stop it before closing the store.
+type Engine struct {
+	opts Options
+	log  *slog.Logger
+	db   *storage.DB
+
+	seq seqAllocator
+
+	// outboxWake is signalled (non-blocking) after every commit that carried events.
+	outboxWake chan struct{}
+
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	wg       sync.WaitGroup
+
+	// Per-area state, each declared in the area's own file.
+	users     usersState
+	channels  channelsState
+	segments  segmentsState
+	campaigns campaignsState
+	outbox    outboxState
+}
+
+// Open builds an engine over an open store. It does not start background work; see Start.
+func Open(db *storage.DB, opts Options) (*Engine, error) {
+	opts.EnsureDefaults()
+	e := &Engine{
+		opts:       opts,
+		log:        opts.Logger,
+		db:         db,
+		outboxWake: make(chan struct{}, 1),
+		stopCh:     make(chan struct{}),
+	}
+	next, err := db.NextOutboxSeq()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read outbox position: %w", err)
+	}
+	e.seq.init(next)
+	return e, nil
+}
+
+// Start launches background work: segment sizing, the scheduler, resumed campaigns and the outbox
+// relays. It returns once everything has started.
+func (e *Engine) Start() error {
+	for _, start := range []func() error{e.startOutbox, e.startSegments, e.startCampaigns} {
+		if err := start(); err != nil {
+			e.Stop()
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop stops background work and waits for it. Running campaigns stop between chunks and resume
+// from their durable cursor at the next Start. Stop is idempotent.
+func (e *Engine) Stop() {
+	e.stopOnce.Do(func() {
+		close(e.stopCh)
+		e.wg.Wait()
+	})
+}
+
+// DB returns the store; used by benchmarks and tests.
+func (e *Engine) DB() *storage.DB { return e.db }
+
+// Now returns the engine's clock.
+func (e *Engine) Now() time.Time { return e.opts.Now() }
+
+// OutboxHorizon returns the seq below which every outbox event is committed (see seqAllocator).
+func (e *Engine) OutboxHorizon() uint64 { return e.seq.Horizon() }
+
+// OutboxWake returns a channel that receives a value after commits that carried events.
+func (e *Engine) OutboxWake() <-chan struct{} { return e.outboxWake }
+
+func (e *Engine) notifyOutbox() {
+	select {
+	case e.outboxWake <- struct{}{}:
+	default:
+	}
+}
+
+// goBackground runs fn in a goroutine that Stop waits for. fn must return when stop is closed.
+func (e *Engine) goBackground(fn func(stop <-chan struct{})) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		fn(e.stopCh)
+	}()
+}

@@ -1,0 +1,43 @@
+// Package storage is campaignd's only user of Pebble: it opens and closes the store, owns the key
+// layout and the record codecs, interns ids to ordinals, and exposes batches and iterators.
+//
+// # Key layout
+//
+// Every key starts with one prefix byte. Integers are big-endian so that keys sort numerically and a
+// roaring bitmap iterated in ascending order is a forward scan.
+//
+//	prefix  key after the prefix                         value
+//	0x00    <name>                                       meta values
+//	0x02    <kind 'u'|'c'><be32 ordinal>                 interned id (user id or channel cid)
+//	0x03    <be32 user ord>                              User record
+//	0x04    <be32 channel ord>                           Channel record
+//	0x05    <be32 channel ord><be32 user ord>            Member record
+//	0x06    <be32 user ord><be32 channel ord>            empty: the channels a user is member of
+//	0x07    <be32 channel ord><be64 message seq>         Message record
+//	0x08    <message id>                                 <be32 channel ord><be64 message seq>
+//	0x10    <segment id>                                 Segment record
+//	0x11    <be32 len><segment id><be16 container hi>    roaring container of target ordinals
+//	0x12    <be32 len><segment id><target id>            be64 created_at (unix nanos)
+//	0x20    <campaign id>                                Campaign record
+//	0x21    <be32 len><campaign id><be16 container hi>   frozen audience container
+//	0x22    <campaign id>                                fan-out progress (cursor, stats)
+//	0x30    <be64 seq>                                   OutboxEvent
+//	0x31    <sink name>                                  be64 last seq the sink delivered
+//	0x32    <sink name><be64 seq>                        OutboxEvent that exhausted its retries
+//	0x40    <yyyymm>                                     be64 campaign messages sent that month
+//
+// # Interning
+//
+// User ids and channel cids get dense uint32 ordinals from 1 (Interner). The table is held in memory
+// and rebuilt from prefix 0x02 at Open; new mappings are fsynced before they are handed out.
+//
+// # Records
+//
+// Values are append-style codecs (Marshal(dst []byte) []byte) starting with a version byte; custom
+// fields are kept as one raw JSON object. Decoder reads them back and reports ErrCorrupt.
+//
+// # Durability
+//
+// Batch.Commit(true) returns after the WAL is fsynced; concurrent committers share fsyncs (Pebble's
+// group commit). Everything the API reports as stored is committed that way.
+package storage
