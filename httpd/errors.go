@@ -57,7 +57,7 @@ func (c *call) fail(e *engine.Error, status int) {
 	b = append(b, `{"code":`...)
 	b = strconv.AppendInt(b, int64(e.Code), 10)
 	b = append(b, `,"message":`...)
-	b = appendJSONString(b, c.op()+` failed with error: "`+e.Msg+`"`)
+	b = engine.AppendJSONString(b, c.op()+` failed with error: "`+e.Msg+`"`)
 	if len(e.Fields) > 0 {
 		b = append(b, `,"exception_fields":{`...)
 		first := true
@@ -66,9 +66,9 @@ func (c *call) fail(e *engine.Error, status int) {
 				b = append(b, ',')
 			}
 			first = false
-			b = appendJSONString(b, k)
+			b = engine.AppendJSONString(b, k)
 			b = append(b, ':')
-			b = appendJSONString(b, v)
+			b = engine.AppendJSONString(b, v)
 		}
 		b = append(b, '}')
 	}
