@@ -25,15 +25,15 @@ import (
 // result is unspecified but LookupJSON never panics.
 func LookupJSON(obj []byte, path string) ([]byte, bool) {
 	for {
-		if raw, ok := lookupKey(obj, path); ok {
-			return raw, true
-		}
 		n := strings.IndexByte(path, '.')
 		if n < 0 {
-			return nil, false
+			return lookupKey(obj, path)
 		}
-		sub, ok := lookupKey(obj, path[:n])
-		if !ok || len(sub) == 0 || sub[0] != '{' {
+		raw, sub, ok := lookupKeyOrPrefix(obj, path, path[:n])
+		if ok {
+			return raw, true
+		}
+		if len(sub) == 0 || sub[0] != '{' {
 			return nil, false
 		}
 		obj, path = sub, path[n+1:]
@@ -42,43 +42,56 @@ func LookupJSON(obj []byte, path string) ([]byte, bool) {
 
 // lookupKey returns the value of key in the JSON object obj.
 func lookupKey(b []byte, key string) ([]byte, bool) {
+	raw, _, ok := lookupKeyOrPrefix(b, key, "")
+	return raw, ok
+}
+
+// lookupKeyOrPrefix scans the JSON object b once for key. When key is absent
+// it returns, as sub, the value of the first key equal to prefix (if prefix is
+// not empty), so dotted paths need one scan per level.
+func lookupKeyOrPrefix(b []byte, key, prefix string) (raw, sub []byte, ok bool) {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return nil, false
+		return nil, nil, false
 	}
 	i++
 	for {
 		i = skipWS(b, i)
 		if i >= len(b) || b[i] != '"' {
-			return nil, false
+			return nil, sub, false
 		}
 		ke, esc := scanString(b, i)
 		if ke < 0 {
-			return nil, false
+			return nil, nil, false
 		}
 		keyRaw := b[i+1 : ke-1]
-		var match bool
+		var match, matchPrefix bool
 		if !esc {
 			match = string(keyRaw) == key
+			matchPrefix = prefix != "" && sub == nil && string(keyRaw) == prefix
 		} else {
 			match = unescapedEqual(keyRaw, key)
+			matchPrefix = prefix != "" && sub == nil && unescapedEqual(keyRaw, prefix)
 		}
 		i = skipWS(b, ke)
 		if i >= len(b) || b[i] != ':' {
-			return nil, false
+			return nil, nil, false
 		}
 		i = skipWS(b, i+1)
 		vs := i
 		ve := skipValue(b, i)
 		if ve < 0 {
-			return nil, false
+			return nil, nil, false
 		}
 		if match {
-			return b[vs:ve], true
+			return b[vs:ve], nil, true
+		}
+		if matchPrefix {
+			sub = b[vs:ve]
 		}
 		i = skipWS(b, ve)
 		if i >= len(b) || b[i] != ',' {
-			return nil, false
+			return nil, sub, false
 		}
 		i++
 	}
@@ -98,6 +111,7 @@ func skipWS(b []byte, i int) int {
 
 // scanString returns the index just past the JSON string starting at b[i]
 // (which must be '"') and whether it holds escapes; -1 if it is unterminated.
+// NB: a byte loop beats bytes.IndexByte here: keys and values are short.
 func scanString(b []byte, i int) (int, bool) {
 	esc := false
 	for j := i + 1; j < len(b); j++ {
