@@ -242,6 +242,7 @@ func authHeader(ctx *fasthttp.RequestCtx) []byte {
 func (c *call) readBody() bool {
 	limit := c.s.opts.MaxBodySize
 	if cl := c.ctx.Request.Header.ContentLength(); cl > limit {
+		c.discardBody()
 		c.fail(&engine.Error{Code: engine.CodePayloadTooBig, Msg: fmt.Sprintf("request body is %d bytes; the limit is %d bytes: send smaller batches", cl, limit)}, 413)
 		return false
 	}
@@ -255,11 +256,23 @@ func (c *call) readBody() bool {
 		return false
 	}
 	if len(b) > limit {
+		c.discardBody()
 		c.fail(&engine.Error{Code: engine.CodePayloadTooBig, Msg: fmt.Sprintf("request body exceeds %d bytes: send smaller batches", limit)}, 413)
 		return false
 	}
 	c.body = b
 	return true
+}
+
+// maxDiscard bounds how much of a rejected body is read so that the client, still sending, gets the
+// error reply instead of a connection reset. Larger bodies are cut off by closing the connection.
+const maxDiscard = 256 << 20
+
+func (c *call) discardBody() {
+	n, _ := io.Copy(io.Discard, io.LimitReader(c.ctx.RequestBodyStream(), maxDiscard))
+	if n >= maxDiscard {
+		c.ctx.SetConnectionClose()
+	}
 }
 
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
