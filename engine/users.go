@@ -1,4 +1,353 @@
 package engine
 
+import (
+	"encoding/json"
+	"fmt"
+	"math/bits"
+	"slices"
+	"sync"
+
+	"github.com/campaignd/campaignd/engine/filter"
+	"github.com/campaignd/campaignd/storage"
+)
+
+// userLockStripes is the number of striped locks serialising read-modify-write of user records.
+const userLockStripes = 64
+
 // usersState is the engine's state for users, the user part of the filter, bulk import.
-type usersState struct{}
+type usersState struct {
+	// locks[ord%userLockStripes] is held across read-modify-commit of a user record, so that a
+	// concurrent upsert, partial update or delete of the same user never loses a write.
+	// NB: a writer takes every stripe it needs in ascending order (lockUsers).
+	locks [userLockStripes]sync.Mutex
+}
+
+// stripeMask returns the set of lock stripes covering ords.
+func stripeMask(ords []uint32) uint64 {
+	var m uint64
+	for _, o := range ords {
+		m |= 1 << (o % userLockStripes)
+		if m == ^uint64(0) {
+			break
+		}
+	}
+	return m
+}
+
+func (s *usersState) lock(mask uint64) {
+	for m := mask; m != 0; m &= m - 1 {
+		s.locks[bits.TrailingZeros64(m)].Lock()
+	}
+}
+
+func (s *usersState) unlock(mask uint64) {
+	for m := mask; m != 0; m &= m - 1 {
+		s.locks[bits.TrailingZeros64(m)].Unlock()
+	}
+}
+
+// nowMicros returns the engine clock in unix nanoseconds truncated to microseconds, the precision
+// of wire timestamps: a stored time then equals the time parsed back from any reply.
+func (e *Engine) nowMicros() int64 {
+	return truncMicros(e.Now().UnixNano())
+}
+
+func truncMicros(n int64) int64 {
+	r := n % 1000
+	if r < 0 {
+		r += 1000
+	}
+	return n - r
+}
+
+// UserDeleted reports whether u is soft-deleted. Soft-deleted users keep their record (and their
+// ordinal) but are invisible to GetUser, UsersByOrdinals, ScanUsers and queries.
+func UserDeleted(u *storage.User) bool { return u.DeletedAt != 0 }
+
+// GetUser returns the user called id. found is false when the user does not exist or is
+// soft-deleted. The returned user is a fresh copy the caller owns.
+func (e *Engine) GetUser(id string) (u *storage.User, found bool, err error) {
+	ord, ok := e.db.Users.Lookup(id)
+	if !ok {
+		return nil, false, nil
+	}
+	return e.GetUserByOrdinal(ord)
+}
+
+// GetUserByOrdinal is GetUser by ordinal.
+func (e *Engine) GetUserByOrdinal(ord uint32) (*storage.User, bool, error) {
+	u, found, err := e.getUserRecord(ord)
+	if err != nil || !found || UserDeleted(u) {
+		return nil, false, err
+	}
+	return u, true, nil
+}
+
+// getUserRecord reads the record of ord, soft-deleted or not.
+func (e *Engine) getUserRecord(ord uint32) (*storage.User, bool, error) {
+	var kbuf [5]byte
+	v, err := e.db.Get(nil, storage.UserKey(kbuf[:0], ord))
+	if err == storage.ErrNotFound {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("cannot read user %d: %w", ord, err)
+	}
+	u := &storage.User{}
+	if err := u.Unmarshal(v); err != nil {
+		return nil, false, fmt.Errorf("cannot read user %d: %w", ord, err)
+	}
+	return u, true, nil
+}
+
+// UsersByOrdinals calls fn for each ordinal in ords that names a live (stored, not soft-deleted)
+// user, in the order of ords. ords should be ascending (a roaring bitmap's order): the users are
+// then read with ONE forward Pebble scan, not one lookup each; any order works, just slower.
+// Missing and soft-deleted users are skipped silently.
+//
+// NB: u aliases iterator memory and is reused: it is valid only during the call to fn. Copy what
+// you keep (strings included: they alias the record bytes).
+func (e *Engine) UsersByOrdinals(ords []uint32, fn func(ord uint32, u *storage.User)) error {
+	return e.userRecords(ords, false, fn)
+}
+
+// userRecords is UsersByOrdinals, including soft-deleted records when withDeleted is set.
+func (e *Engine) userRecords(ords []uint32, withDeleted bool, fn func(ord uint32, u *storage.User)) error {
+	if len(ords) == 0 {
+		return nil
+	}
+	lo, hi := ords[0], ords[len(ords)-1]
+	sorted := slices.IsSorted(ords)
+	if !sorted {
+		lo, hi = slices.Min(ords), slices.Max(ords)
+	}
+	var lower, upper [5]byte
+	it := e.db.NewIter(storage.UserKey(lower[:0], lo), userUpperKey(upper[:0], hi))
+	var (
+		u    storage.User
+		kbuf [5]byte
+		cur  uint32 // ordinal the iterator is on; 0 when unpositioned
+	)
+	for _, ord := range ords {
+		var ok bool
+		switch {
+		case cur != 0 && ord == cur:
+			ok = true
+		case sorted && cur != 0 && ord < cur:
+			continue // the iterator already passed ord: no such record
+		case cur != 0 && ord == cur+1:
+			ok = it.Next()
+		default:
+			ok = it.SeekGE(storage.UserKey(kbuf[:0], ord))
+		}
+		if !ok {
+			if sorted {
+				break // no record at or after ord
+			}
+			cur = 0
+			continue
+		}
+		cur = userKeyOrd(it.Key())
+		if cur != ord {
+			continue
+		}
+		if err := u.UnmarshalNoCopy(it.Value()); err != nil {
+			_ = it.Close()
+			return fmt.Errorf("cannot read user %d: %w", ord, err)
+		}
+		if !withDeleted && UserDeleted(&u) {
+			continue
+		}
+		fn(ord, &u)
+	}
+	return it.Close()
+}
+
+// ScanUsers calls fn for every live user in ascending ordinal order, until fn returns false.
+// It is one forward Pebble scan over the user keyspace.
+//
+// NB: u aliases iterator memory and is reused: it is valid only during the call to fn.
+func (e *Engine) ScanUsers(fn func(ord uint32, u *storage.User) bool) error {
+	it := e.db.NewIter([]byte{storage.PrefixUser}, []byte{storage.PrefixUser + 1})
+	var u storage.User
+	for ok := it.First(); ok; ok = it.Next() {
+		ord := userKeyOrd(it.Key())
+		if err := u.UnmarshalNoCopy(it.Value()); err != nil {
+			_ = it.Close()
+			return fmt.Errorf("cannot read user %d: %w", ord, err)
+		}
+		if UserDeleted(&u) {
+			continue
+		}
+		if !fn(ord, &u) {
+			break
+		}
+	}
+	return it.Close()
+}
+
+// userUpperKey appends the exclusive upper bound of the keys of ordinals ≤ hi.
+func userUpperKey(dst []byte, hi uint32) []byte {
+	if hi == ^uint32(0) {
+		return append(dst, storage.PrefixUser+1)
+	}
+	return storage.UserKey(dst, hi+1)
+}
+
+func userKeyOrd(k []byte) uint32 {
+	if len(k) != 5 {
+		panic(fmt.Sprintf("BUG: user key %x is not 5 bytes long", k))
+	}
+	return uint32(k[1])<<24 | uint32(k[2])<<16 | uint32(k[3])<<8 | uint32(k[4])
+}
+
+// UserDoc is a user as a filter.Doc: f.Match((*engine.UserDoc)(u)). Known fields are answered
+// from the decoded record without allocating; any other name is looked up in the raw custom JSON.
+type UserDoc storage.User
+
+var _ filter.Doc = (*UserDoc)(nil)
+
+// Field implements filter.Doc.
+func (d *UserDoc) Field(name string) (filter.Value, bool) {
+	switch name {
+	case "id":
+		return filter.StringValue(d.ID), true
+	case "name":
+		return filter.StringValue(d.Name), d.Name != ""
+	case "role":
+		return filter.StringValue(d.Role), true
+	case "teams":
+		return filter.ListValue(d.Teams), len(d.Teams) > 0
+	case "banned":
+		return filter.BoolValue(d.Banned), true
+	case "shadow_banned":
+		return filter.BoolValue(d.ShadowBanned), true
+	case "created_at":
+		return filter.TimeValue(d.CreatedAt), true
+	case "updated_at":
+		return filter.TimeValue(d.UpdatedAt), true
+	case "last_active":
+		return filter.TimeValue(d.LastActive), d.LastActive != 0
+	case "image":
+		return filter.StringValue(d.Image), d.Image != ""
+	case "language":
+		return filter.StringValue(d.Language), d.Language != ""
+	case "invisible":
+		return filter.BoolValue(d.Invisible), true
+	case "deactivated_at":
+		return filter.TimeValue(d.DeactivatedAt), d.DeactivatedAt != 0
+	}
+	return filter.CustomValue(d.Custom, name)
+}
+
+// MaxUserCustomSize is the largest custom data of one user, in bytes of compact JSON (Stream's
+// limit is 5 KB per user).
+const MaxUserCustomSize = 5 << 10
+
+// MaxUsersPerUpsert is the most users one POST /users or PATCH /users request may hold.
+const MaxUsersPerUpsert = 100
+
+// UpsertUsers stores users with replace semantics (wire spec §7.1), atomically with one fsync:
+// either every user is stored or, on error, none is.
+//
+// Each element is completed in place: an empty Role becomes DefaultUserRole; CreatedAt is kept
+// from the stored user when there is one (else the given CreatedAt when set, else now); UpdatedAt
+// is now; DeletedAt is cleared (upserting a soft-deleted user brings it back as a new user).
+// Custom must be empty or a JSON object of at most MaxUserCustomSize bytes whose keys are not known
+// user fields (the request decoders guarantee this). A later duplicate id in users wins.
+func (e *Engine) UpsertUsers(users []storage.User) error {
+	for i := range users {
+		if err := validateUser(&users[i]); err != nil {
+			return err
+		}
+	}
+	ids := make([]string, len(users))
+	for i := range users {
+		ids[i] = users[i].ID
+	}
+	_, err := e.putUsers(users, ids, nil)
+	return err
+}
+
+func validateUser(u *storage.User) error {
+	if err := CheckID("id", u.ID); err != nil {
+		return err
+	}
+	if len(u.Custom) > MaxUserCustomSize {
+		return InputError("custom", "user %q has %d bytes of custom data; the limit is %d", u.ID, len(u.Custom), MaxUserCustomSize)
+	}
+	if len(u.Custom) > 0 && (u.Custom[0] != '{' || !json.Valid(u.Custom)) {
+		return InputError("custom", "the custom data of user %q must be a JSON object", u.ID)
+	}
+	for _, t := range u.Teams {
+		if t == "" {
+			return InputError("teams", "user %q has an empty team name", u.ID)
+		}
+	}
+	return nil
+}
+
+// putUsers interns ids (ids[i] is users[i].ID, owned by the caller: the interner keeps new ones),
+// reads the stored records of already known ordinals to keep created_at, and writes every user in
+// one Tx. ords is scratch space; it returns the ordinals.
+func (e *Engine) putUsers(users []storage.User, ids []string, ords []uint32) ([]uint32, error) {
+	if len(users) == 0 {
+		return ords[:0], nil
+	}
+	known := e.db.Users.Max()
+	ords, err := e.db.Users.Intern(ords[:0], ids)
+	if err != nil {
+		return ords, fmt.Errorf("cannot intern %d user ids: %w", len(ids), err)
+	}
+	mask := stripeMask(ords)
+	e.users.lock(mask)
+	defer e.users.unlock(mask)
+
+	// created_at of the users that may exist: one forward scan over their ordinals.
+	var old []uint32
+	for _, o := range ords {
+		if o <= known {
+			old = append(old, o)
+		}
+	}
+	var created map[uint32]int64
+	if len(old) > 0 {
+		slices.Sort(old)
+		created = make(map[uint32]int64, len(old))
+		err := e.userRecords(old, false, func(ord uint32, u *storage.User) {
+			created[ord] = u.CreatedAt
+		})
+		if err != nil {
+			return ords, err
+		}
+	}
+
+	now := e.nowMicros()
+	tx := e.NewTx()
+	buf := getBuf()
+	defer putBuf(buf)
+	var kbuf [5]byte
+	for i := range users {
+		u := &users[i]
+		if u.Role == "" {
+			u.Role = DefaultUserRole
+		}
+		if c, ok := created[ords[i]]; ok {
+			u.CreatedAt = c
+		} else if u.CreatedAt == 0 {
+			u.CreatedAt = now
+		} else {
+			u.CreatedAt = truncMicros(u.CreatedAt)
+		}
+		u.UpdatedAt = now
+		u.DeletedAt = 0
+		u.LastActive = truncMicros(u.LastActive)
+		u.DeactivatedAt = truncMicros(u.DeactivatedAt)
+		*buf = u.Marshal((*buf)[:0])
+		tx.B.Set(storage.UserKey(kbuf[:0], ords[i]), *buf)
+	}
+	if err := e.Commit(tx); err != nil {
+		return ords, fmt.Errorf("cannot store %d users: %w", len(users), err)
+	}
+	return ords, nil
+}

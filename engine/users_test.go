@@ -1,0 +1,260 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/campaignd/campaignd/engine/filter"
+	"github.com/campaignd/campaignd/storage"
+)
+
+// newUsersTestEngine opens an engine over a fresh store in t.TempDir() with a settable clock.
+func newUsersTestEngine(t testing.TB) (*Engine, *time.Time) {
+	t.Helper()
+	return newUsersTestEngineAt(t, t.TempDir())
+}
+
+func newUsersTestEngineAt(t testing.TB, dir string) (*Engine, *time.Time) {
+	t.Helper()
+	db, err := storage.Open(storage.Options{Path: dir})
+	if err != nil {
+		t.Fatalf("cannot open storage: %s", err)
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
+	e, err := Open(db, Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatalf("cannot open engine: %s", err)
+	}
+	t.Cleanup(func() {
+		e.Stop()
+		_ = db.Close()
+	})
+	return e, &now
+}
+
+func TestUpsertUsersReplaceAndCreatedAt(t *testing.T) {
+	e, now := newUsersTestEngine(t)
+	first := *now
+	err := e.UpsertUsers([]storage.User{
+		{ID: "a", Name: "Ann", Teams: []string{"red"}, Custom: []byte(`{"age":3}`)},
+		{ID: "b", Role: "admin"},
+	})
+	if err != nil {
+		t.Fatalf("cannot upsert: %s", err)
+	}
+	*now = now.Add(time.Hour)
+	if err := e.UpsertUsers([]storage.User{{ID: "a", Custom: []byte(`{"color":"red"}`)}}); err != nil {
+		t.Fatalf("cannot upsert: %s", err)
+	}
+	u, ok, err := e.GetUser("a")
+	if err != nil || !ok {
+		t.Fatalf("cannot get user a: %v %v", ok, err)
+	}
+	want := storage.User{
+		ID: "a", Role: "user",
+		CreatedAt: first.Truncate(time.Microsecond).UnixNano(),
+		UpdatedAt: now.Truncate(time.Microsecond).UnixNano(),
+		Custom:    []byte(`{"color":"red"}`),
+	}
+	if !reflect.DeepEqual(*u, want) {
+		t.Fatalf("unexpected user after replace;\ngot  %+v\nwant %+v", *u, want)
+	}
+	b, ok, _ := e.GetUser("b")
+	if !ok || b.Role != "admin" {
+		t.Fatalf("unexpected user b: %+v", b)
+	}
+	if _, ok, err := e.GetUser("nope"); ok || err != nil {
+		t.Fatalf("unexpected result for unknown user: %v %v", ok, err)
+	}
+}
+
+func TestUpsertUsersInvalidWritesNothing(t *testing.T) {
+	f := func(u storage.User) {
+		t.Helper()
+		e, _ := newUsersTestEngine(t)
+		err := e.UpsertUsers([]storage.User{{ID: "good"}, u})
+		if ae, ok := AsError(err); !ok || ae.Code != CodeInput {
+			t.Fatalf("unexpected error; got %v; want an input error", err)
+		}
+		if _, ok, _ := e.GetUser("good"); ok {
+			t.Fatalf("a user was stored although the request was rejected")
+		}
+	}
+	f(storage.User{ID: ""})
+	f(storage.User{ID: strings.Repeat("x", 256)})
+	f(storage.User{ID: "x", Custom: []byte(`[1]`)})
+	f(storage.User{ID: "x", Custom: []byte(`{"a":`)})
+	f(storage.User{ID: "x", Custom: []byte(`{"a":"` + strings.Repeat("y", MaxUserCustomSize) + `"}`)})
+	f(storage.User{ID: "x", Teams: []string{""}})
+}
+
+func TestUsersByOrdinalsAndScan(t *testing.T) {
+	e, _ := newUsersTestEngine(t)
+	var us []storage.User
+	for i := 0; i < 50; i++ {
+		us = append(us, storage.User{ID: fmt.Sprintf("u%02d", i), Name: fmt.Sprintf("n%d", i)})
+	}
+	if err := e.UpsertUsers(us); err != nil {
+		t.Fatal(err)
+	}
+	ord := func(id string) uint32 {
+		o, ok := e.DB().Users.Lookup(id)
+		if !ok {
+			t.Fatalf("id %q not interned", id)
+		}
+		return o
+	}
+	// An interned id without a record (e.g. referenced elsewhere) is skipped.
+	ghost, err := e.DB().Users.InternOne("ghost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(ords []uint32, want []string) {
+		t.Helper()
+		var got []string
+		err := e.UsersByOrdinals(ords, func(o uint32, u *storage.User) {
+			if o != ord(u.ID) {
+				t.Fatalf("ordinal %d does not belong to %q", o, u.ID)
+			}
+			got = append(got, u.ID)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("unexpected users; got %v; want %v", got, want)
+		}
+	}
+	f(nil, nil)
+	f([]uint32{ord("u00")}, []string{"u00"})
+	f([]uint32{ord("u00"), ord("u01"), ord("u02"), ord("u10"), ord("u49")}, []string{"u00", "u01", "u02", "u10", "u49"})
+	f([]uint32{ord("u03"), ghost, 9999, ord("u04")}, []string{"u03", "u04"})
+	f([]uint32{ord("u05"), 1000, 1001}, []string{"u05"})
+	f([]uint32{ord("u07"), ord("u02"), ord("u07")}, []string{"u07", "u02", "u07"}) // any order works
+
+	var n int
+	prev := uint32(0)
+	if err := e.ScanUsers(func(o uint32, u *storage.User) bool {
+		if o <= prev {
+			t.Fatalf("scan not ascending: %d after %d", o, prev)
+		}
+		prev = o
+		n++
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 50 {
+		t.Fatalf("unexpected scan count; got %d; want 50", n)
+	}
+	n = 0
+	_ = e.ScanUsers(func(uint32, *storage.User) bool { n++; return n < 7 })
+	if n != 7 {
+		t.Fatalf("scan did not stop; got %d calls; want 7", n)
+	}
+}
+
+func TestUserJSON(t *testing.T) {
+	u := &storage.User{
+		ID: "a\"b", Role: "admin", Name: "Ann", Teams: []string{"red", "blue"}, Banned: true,
+		CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC).UnixNano(),
+		UpdatedAt: time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC).UnixNano(),
+		Custom:    []byte(`{"color":"red","n":{"x":[1,2]}}`),
+	}
+	got := string(AppendUserJSON(nil, u))
+	want := `{"id":"a\"b","role":"admin","name":"Ann","created_at":"2026-01-02T03:04:05.123456Z","updated_at":"2026-01-02T03:04:06.000000Z","banned":true,"online":false,"shadow_banned":false,"invisible":false,"language":"","teams":["red","blue"],"blocked_user_ids":[],"color":"red","n":{"x":[1,2]}}`
+	if got != want {
+		t.Fatalf("unexpected JSON;\ngot  %s\nwant %s", got, want)
+	}
+	full := AppendFullUserJSON(nil, &storage.User{ID: "x", CreatedAt: 1000, UpdatedAt: 2000, LastActive: 3000})
+	var m map[string]any
+	if err := json.Unmarshal(full, &m); err != nil {
+		t.Fatalf("invalid JSON %s: %s", full, err)
+	}
+	for k, v := range map[string]any{
+		"role": "user", "devices": []any{}, "mutes": []any{}, "channel_mutes": []any{}, "total_unread_count": 0.0,
+		"unread_count": 0.0, "unread_channels": 0.0, "unread_threads": 0.0, "teams": []any{}, "language": "",
+		"last_active": "1970-01-01T00:00:00.000003Z", "online": false,
+	} {
+		if !reflect.DeepEqual(m[k], v) {
+			t.Fatalf("unexpected %q; got %#v; want %#v in %s", k, m[k], v, full)
+		}
+	}
+	for _, k := range []string{"name", "image", "deleted_at", "deactivated_at"} {
+		if _, ok := m[k]; ok {
+			t.Fatalf("unexpected key %q in %s", k, full)
+		}
+	}
+	// Empty custom objects add nothing.
+	for _, c := range []string{"", "{}", "{ }"} {
+		b := AppendUserJSON(nil, &storage.User{ID: "x", Custom: []byte(c)})
+		if !json.Valid(b) {
+			t.Fatalf("invalid JSON for custom %q: %s", c, b)
+		}
+	}
+}
+
+func TestUserJSONAllocs(t *testing.T) {
+	u := &storage.User{ID: "abc", Name: "n", Teams: []string{"t"}, CreatedAt: 5, UpdatedAt: 6, Custom: []byte(`{"k":1}`)}
+	buf := make([]byte, 0, 4096)
+	n := testing.AllocsPerRun(100, func() {
+		buf = AppendUserJSON(buf[:0], u)
+		buf = AppendFullUserJSON(buf[:0], u)
+	})
+	if n != 0 {
+		t.Fatalf("unexpected allocations; got %v; want 0", n)
+	}
+}
+
+func TestUserDocMatch(t *testing.T) {
+	u := &storage.User{
+		ID: "john", Name: "John Doe", Role: "admin", Teams: []string{"red", "blue"}, Banned: false,
+		CreatedAt: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC).UnixNano(), UpdatedAt: 1,
+		Language: "nl", Custom: []byte(`{"age":31,"tags":["a","b"],"address":{"city":"Oslo"}}`),
+	}
+	f := func(raw string, want bool) {
+		t.Helper()
+		fl, err := filter.Compile([]byte(raw), filter.UserSchema)
+		if err != nil {
+			t.Fatalf("cannot compile %s: %s", raw, err)
+		}
+		if got := fl.Match((*UserDoc)(u)); got != want {
+			t.Fatalf("unexpected match of %s; got %v; want %v", raw, got, want)
+		}
+	}
+	f(`{"id":"john"}`, true)
+	f(`{"id":{"$in":["x","john"]}}`, true)
+	f(`{"name":{"$autocomplete":"do"}}`, true)
+	f(`{"role":"user"}`, false)
+	f(`{"team":"red"}`, true)
+	f(`{"teams":{"$in":["green"]}}`, false)
+	f(`{"banned":false}`, true)
+	f(`{"created_at":{"$gte":"2026-01-01T00:00:00Z"}}`, true)
+	f(`{"created_at":{"$gt":"2026-01-02T00:00:00Z"}}`, false)
+	f(`{"last_active":{"$exists":true}}`, false)
+	f(`{"age":{"$gt":30}}`, true)
+	f(`{"tags":"b"}`, true)
+	f(`{"address.city":"Oslo"}`, true)
+	f(`{"language":"nl"}`, true)
+	f(`{"missing":{"$exists":false}}`, true)
+}
+
+func TestUserDocAllocs(t *testing.T) {
+	u := &storage.User{ID: "john", Name: "John", Teams: []string{"red"}, Custom: []byte(`{"age":31}`)}
+	fl, err := filter.Compile([]byte(`{"team":"red","age":{"$gt":30},"name":{"$autocomplete":"jo"}}`), filter.UserSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := testing.AllocsPerRun(100, func() {
+		if !fl.Match((*UserDoc)(u)) {
+			panic("no match")
+		}
+	})
+	if n != 0 {
+		t.Fatalf("unexpected allocations; got %v; want 0", n)
+	}
+}
