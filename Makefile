@@ -12,8 +12,8 @@ build: ## build bin/campaignd and bin/campaignbench
 	$(GO) build -o $(BIN) ./cmd/campaignd
 	$(GO) build -o bin/campaignbench ./cmd/campaignbench
 
-run: build ## build and start campaignd on 127.0.0.1:3030 with data in ./campaignd-data
-	./$(BIN) -httpListenAddr=127.0.0.1:3030 -storageDataPath=./campaignd-data $(RUN_FLAGS)
+run: build ## build and start campaignd on 127.0.0.1:3030 with data in ./campaignd-data and a dev Kafka broker on 127.0.0.1:9092
+	./$(BIN) -httpListenAddr=127.0.0.1:3030 -storageDataPath=./campaignd-data -kafka.embedded $(RUN_FLAGS)
 
 test: test-go test-sdk ## run every test: Go tests, then the stream-chat SDK suite
 

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/campaignd/campaignd/engine/outbox"
 	"github.com/campaignd/campaignd/storage"
 )
 
@@ -18,6 +19,9 @@ type Options struct {
 	APISecret string
 	// Now returns the current time; tests may replace it. Default: time.Now.
 	Now func() time.Time
+	// Outbox configures the delivery sinks (Kafka, push, webhook); APIKey, APISecret and Logger
+	// are filled from the fields above. All sinks are off by default.
+	Outbox outbox.Options
 }
 
 // EnsureDefaults fills zero fields with their defaults.

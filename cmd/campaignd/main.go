@@ -11,10 +11,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/campaignd/campaignd/engine"
+	"github.com/campaignd/campaignd/engine/outbox"
 	"github.com/campaignd/campaignd/httpd"
 	"github.com/campaignd/campaignd/storage"
 )
@@ -26,6 +28,16 @@ var (
 	apiSecret       = flag.String("apiSecret", "", "API secret that signs JWTs and webhooks (env CAMPAIGND_API_SECRET)")
 	maxBodySize     = flag.Int("http.maxBodySize", 16<<20, "largest accepted request body in bytes, except the streamed bulk import")
 	logLevel        = flag.String("loglevel", "INFO", "log level: DEBUG, INFO, WARN or ERROR")
+
+	kafkaBrokers       = flag.String("kafka.brokers", "", "comma-separated Kafka bootstrap addresses (host:port); empty turns the Kafka and push sinks off")
+	kafkaTopic         = flag.String("kafka.topic", "campaignd.events", "Kafka topic receiving every event")
+	kafkaPushTopic     = flag.String("kafka.pushTopic", "campaignd.push", "Kafka topic receiving one record per receiver of each message.new without skip_push")
+	kafkaEmbedded      = flag.Bool("kafka.embedded", false, "start an in-process Kafka-protocol broker (franz-go kfake) for development, data under -storageDataPath/kafka; used when -kafka.brokers is empty")
+	kafkaEmbeddedAddr  = flag.String("kafka.embeddedAddr", "127.0.0.1:9092", "listen address of the -kafka.embedded broker")
+	webhookURL         = flag.String("webhook.url", "", "URL receiving one signed POST per event; empty turns the webhook sink off")
+	webhookMaxAttempts = flag.Int("webhook.maxAttempts", 5, "attempts before a webhook event is dead-lettered (only while the receiver accepts other events)")
+	webhookTimeout     = flag.Duration("webhook.timeout", 6*time.Second, "timeout of one webhook POST attempt")
+	webhookConcurrency = flag.Int("webhook.concurrency", 32, "webhook POSTs in flight at once")
 )
 
 func main() {
@@ -61,13 +73,30 @@ func run(log *slog.Logger) error {
 	}
 
 	start := time.Now()
+	brokers := splitList(*kafkaBrokers)
+	var broker *outbox.Embedded
+	if *kafkaEmbedded {
+		var err error
+		broker, err = outbox.StartEmbedded(outbox.EmbeddedOptions{Addr: *kafkaEmbeddedAddr, Dir: filepath.Join(*storageDataPath, "kafka"), Logger: log})
+		if err != nil {
+			return err
+		}
+		defer stopBroker(log, broker)
+		log.Info("started the embedded kafka broker (for development only)", "addr", broker.Addr())
+		if len(brokers) == 0 {
+			brokers = []string{broker.Addr()}
+		}
+	}
 	db, err := storage.Open(storage.Options{Path: *storageDataPath, Logger: log})
 	if err != nil {
 		return err
 	}
 	log.Info("opened storage", "path", *storageDataPath, "users", db.Users.Max(), "channels", db.Channels.Max(), "took", time.Since(start))
 
-	eng, err := engine.Open(db, engine.Options{Logger: log, APIKey: key, APISecret: secret})
+	eng, err := engine.Open(db, engine.Options{Logger: log, APIKey: key, APISecret: secret, Outbox: outbox.Options{
+		Brokers: brokers, Topic: *kafkaTopic, PushTopic: *kafkaPushTopic,
+		WebhookURL: *webhookURL, WebhookMaxAttempts: *webhookMaxAttempts, WebhookTimeout: *webhookTimeout, WebhookConcurrency: *webhookConcurrency,
+	}})
 	if err != nil {
 		_ = db.Close()
 		return err
@@ -116,6 +145,23 @@ func run(log *slog.Logger) error {
 	}
 	log.Info("closed storage", "took", time.Since(t))
 	return runErr
+}
+
+// stopBroker stops the embedded broker last, after the relays that write to it.
+func stopBroker(log *slog.Logger, b *outbox.Embedded) {
+	t := time.Now()
+	b.Close()
+	log.Info("stopped the embedded kafka broker", "took", time.Since(t))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func firstNonEmpty(a, b string) string {

@@ -1,0 +1,394 @@
+// Package outbox delivers the engine's transactional outbox to its sinks: a Kafka events topic, a
+// Kafka push topic and a signed webhook. It is the only importer of segmentio/kafka-go (and of
+// franz-go's kfake, for the embedded development broker).
+//
+// # Relays
+//
+// One relay per enabled sink reads the outbox keyspace (storage.PrefixOutbox, be64 seq ->
+// storage.OutboxEvent) in seq order, but only below Source.Horizon(): every seq under it is
+// committed or will never exist, so a relay never skips an event that a slower commit is still
+// writing. A relay hands a batch to its sink, and only after the sink reports every event of it
+// delivered (or, for the webhook, dead-lettered) does it advance its durable cursor
+// (storage.PrefixOutboxCursor + sink name -> be64 last seq passed), committed with fsync. Delivery
+// is therefore at least once: a crash between delivery and cursor commit delivers the batch again,
+// and consumers dedupe by event id.
+//
+// Relays wake on Source.Wake() (fanned out to every relay) and poll every Options.Poll.
+//
+// # Retention
+//
+// Outbox entries up to the lowest cursor of the enabled sinks are deleted (one DeleteRange) about
+// once a second; the last deleted seq is kept as the cursor named "gc" so seqs are never reused.
+// A sink that is off holds nothing back. A sink that starts without a usable cursor (never
+// enabled before, or off while entries it had not passed were deleted) starts at the head: it
+// delivers the events committed from its start on, not an arbitrary remainder of the backlog.
+package outbox
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/campaignd/campaignd/storage"
+)
+
+// Sink names: the cursor and dead-letter key components, and the metrics' sink label.
+const (
+	SinkKafka   = "kafka"
+	SinkPush    = "push"
+	SinkWebhook = "webhook"
+
+	gcCursor = "gc"
+)
+
+// ErrSinkOff is returned for dead-letter operations on a sink that is not enabled.
+var ErrSinkOff = errors.New("outbox: sink is off")
+
+// ErrUnknownSink is returned for a sink name that has no dead letters.
+var ErrUnknownSink = errors.New("outbox: unknown sink")
+
+// Source is the engine side of the outbox.
+type Source interface {
+	// Horizon returns the seq below which every outbox event is committed (or will never exist).
+	Horizon() uint64
+	// Wake receives a value after commits that carried events. Only the Manager reads it.
+	Wake() <-chan struct{}
+}
+
+// Event is one outbox entry as a sink sees it. JSON aliases the relay's read buffer: it is valid
+// only during the sink's deliver call.
+type Event struct {
+	Seq uint64
+	storage.OutboxEvent
+}
+
+// sink delivers batches for one relay.
+type sink interface {
+	// name returns the sink name (cursor key, metrics label).
+	name() string
+	// deliver delivers evs (ascending seq) and returns nil once every event is delivered or,
+	// for sinks that have them, dead-lettered. It keeps retrying delivery problems itself and
+	// returns an error only when ctx is done or a store write fails; the relay then retries
+	// the whole batch. deliver is called by one goroutine at a time.
+	deliver(ctx context.Context, evs []Event) error
+	// close releases connections after the relay stopped.
+	close()
+}
+
+// Manager owns the relays. Create it with New, run it with Run.
+type Manager struct {
+	opts Options
+	db   *storage.DB
+	src  Source
+	log  *slog.Logger
+
+	relays  []*relay
+	webhook *webhookSink
+
+	gcMu  sync.Mutex
+	gcSeq uint64
+}
+
+// New builds the relays of the enabled sinks over db and positions their cursors (see the
+// package doc for where a sink without a usable cursor starts). It starts nothing; see Run.
+func New(db *storage.DB, src Source, opts Options) (*Manager, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Manager{opts: opts, db: db, src: src, log: opts.Logger}
+	gc, _, err := m.loadCursor(gcCursor)
+	if err != nil {
+		return nil, err
+	}
+	m.gcSeq = gc
+	var sinks []sink
+	if len(opts.Brokers) > 0 {
+		sinks = append(sinks, newKafkaSink(SinkKafka, opts.Topic, false, &m.opts), newKafkaSink(SinkPush, opts.PushTopic, true, &m.opts))
+	}
+	if opts.WebhookURL != "" {
+		m.webhook = newWebhookSink(m, &m.opts)
+		sinks = append(sinks, m.webhook)
+	}
+	head := src.Horizon() - 1
+	for _, s := range sinks {
+		cur, ok, err := m.loadCursor(s.name())
+		if err != nil {
+			return nil, err
+		}
+		if !ok || cur < gc {
+			if ok {
+				m.log.Warn("outbox sink was off while events it had not delivered were removed; it starts at the head",
+					"sink", s.name(), "cursor", cur, "removed_through", gc, "head", head)
+			}
+			cur = head
+			if err := m.saveCursor(s.name(), cur); err != nil {
+				return nil, err
+			}
+		}
+		m.relays = append(m.relays, newRelay(m, s, cur))
+	}
+	return m, nil
+}
+
+// Sinks returns the names of the enabled sinks.
+func (m *Manager) Sinks() []string {
+	names := make([]string, len(m.relays))
+	for i, r := range m.relays {
+		names[i] = r.s.name()
+	}
+	return names
+}
+
+// Cursor returns the last seq the named sink passed, and whether the sink is enabled.
+func (m *Manager) Cursor(sinkName string) (uint64, bool) {
+	for _, r := range m.relays {
+		if r.s.name() == sinkName {
+			return r.cursor.Load(), true
+		}
+	}
+	return 0, false
+}
+
+// Run delivers until stop is closed, then waits for the relays, removes what every sink passed
+// and closes the sinks' connections. Call it once.
+func (m *Manager) Run(stop <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, r := range m.relays {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.run(ctx)
+		}()
+	}
+	gcTicker := time.NewTicker(time.Second)
+	defer gcTicker.Stop()
+	wake := m.src.Wake()
+loop:
+	for {
+		select {
+		case <-stop:
+			break loop
+		case <-wake:
+			for _, r := range m.relays {
+				r.notify()
+			}
+		case <-gcTicker.C:
+			m.collect()
+		}
+	}
+	cancel()
+	wg.Wait()
+	m.collect()
+	for _, r := range m.relays {
+		r.s.close()
+	}
+}
+
+// collect deletes the outbox entries every enabled sink has passed.
+func (m *Manager) collect() {
+	m.gcMu.Lock()
+	defer m.gcMu.Unlock()
+	upTo := m.src.Horizon() - 1
+	for _, r := range m.relays {
+		if c := r.cursor.Load(); c < upTo {
+			upTo = c
+		}
+	}
+	if upTo <= m.gcSeq {
+		return
+	}
+	var lo, hi [9]byte
+	b := m.db.NewBatch()
+	b.DeleteRange(storage.NewKey(lo[:0], storage.PrefixOutbox).U64(0), storage.NewKey(hi[:0], storage.PrefixOutbox).U64(upTo+1))
+	b.Set(cursorKey(gcCursor), binary.BigEndian.AppendUint64(nil, upTo))
+	// NB: no fsync: losing this batch in a crash only means deleting the same range again.
+	if err := b.Commit(false); err != nil {
+		m.log.Error("cannot remove delivered outbox entries", "through", upTo, "err", err)
+		return
+	}
+	m.gcSeq = upTo
+}
+
+func cursorKey(name string) []byte {
+	return storage.NewKey(nil, storage.PrefixOutboxCursor).Str(name)
+}
+
+func (m *Manager) loadCursor(name string) (seq uint64, ok bool, err error) {
+	v, err := m.db.Get(nil, cursorKey(name))
+	if errors.Is(err, storage.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("cannot read outbox cursor %q: %w", name, err)
+	}
+	if len(v) != 8 {
+		return 0, false, fmt.Errorf("cannot read outbox cursor %q: %d bytes: %w", name, len(v), storage.ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(v), true, nil
+}
+
+// saveCursor stores a sink's cursor with fsync.
+func (m *Manager) saveCursor(name string, seq uint64) error {
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], seq)
+	b := m.db.NewBatch()
+	b.Set(cursorKey(name), v[:])
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("cannot store outbox cursor %q: %w", name, err)
+	}
+	return nil
+}
+
+// relay moves one sink's cursor through the outbox.
+type relay struct {
+	m      *Manager
+	s      sink
+	met    *sinkMetrics
+	cursor atomic.Uint64 // last seq passed and durably recorded
+	wake   chan struct{}
+
+	evs   []Event
+	arena []byte
+}
+
+func newRelay(m *Manager, s sink, cursor uint64) *relay {
+	r := &relay{m: m, s: s, met: metricsFor(s.name()), wake: make(chan struct{}, 1)}
+	r.cursor.Store(cursor)
+	return r
+}
+
+func (r *relay) notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *relay) run(ctx context.Context) {
+	poll := time.NewTicker(r.m.opts.Poll)
+	defer poll.Stop()
+	backoff := time.Duration(0)
+	for {
+		more, err := r.step(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			r.met.failed.Inc()
+			r.met.retries.Inc()
+			backoff = nextBackoff(backoff, r.m.opts.RetryBackoff, r.m.opts.RetryMaxBackoff)
+			r.m.log.Warn("outbox delivery failed; retrying", "sink", r.s.name(), "after", r.cursor.Load(), "retry_in", backoff, "err", err)
+			if !sleepCtx(ctx, backoff) {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		if more {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-poll.C:
+		}
+	}
+}
+
+// step delivers one batch; it reports whether it moved the cursor.
+func (r *relay) step(ctx context.Context) (bool, error) {
+	h := r.m.src.Horizon()
+	cur := r.cursor.Load()
+	if cur+1 >= h {
+		r.met.lag.Set(0)
+		return false, nil
+	}
+	r.met.lag.Set(float64(h - 1 - cur))
+	last, err := r.read(cur+1, h)
+	if err != nil {
+		return false, err
+	}
+	if len(r.evs) > 0 {
+		if err := r.s.deliver(ctx, r.evs); err != nil {
+			return false, err
+		}
+	}
+	if err := r.m.saveCursor(r.s.name(), last); err != nil {
+		return false, err
+	}
+	r.cursor.Store(last)
+	r.met.lag.Set(float64(h - 1 - last))
+	return true, nil
+}
+
+// read loads up to BatchSize events (and about BatchBytes of JSON) with seqs in [from, h) into
+// r.evs and returns the seq the batch covers through: the last event's seq when the batch is cut
+// short, else h-1 (seqs without an entry below the horizon belong to failed commits).
+func (r *relay) read(from, h uint64) (uint64, error) {
+	r.evs = r.evs[:0]
+	r.arena = r.arena[:0]
+	var lo, hi [9]byte
+	it := r.m.db.NewIter(storage.NewKey(lo[:0], storage.PrefixOutbox).U64(from), storage.NewKey(hi[:0], storage.PrefixOutbox).U64(h))
+	last, size := h-1, 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if len(r.evs) >= r.m.opts.BatchSize || size >= r.m.opts.BatchBytes {
+			last = r.evs[len(r.evs)-1].Seq
+			break
+		}
+		k := it.Key()
+		if len(k) != 9 {
+			r.m.log.Error("BUG: skipping an outbox key of unexpected length", "key", fmt.Sprintf("%x", k))
+			continue
+		}
+		seq := binary.BigEndian.Uint64(k[1:])
+		start := len(r.arena)
+		r.arena = append(r.arena, it.Value()...)
+		r.evs = append(r.evs, Event{Seq: seq})
+		ev := &r.evs[len(r.evs)-1]
+		if err := ev.Unmarshal(r.arena[start:]); err != nil {
+			// NB: a record that cannot be decoded can never be delivered; holding every sink
+			// back for it forever would be worse than skipping it loudly.
+			r.m.log.Error("skipping an undecodable outbox event", "sink", r.s.name(), "seq", seq, "err", err)
+			r.met.corrupt.Inc()
+			r.evs = r.evs[:len(r.evs)-1]
+			continue
+		}
+		size += len(ev.JSON)
+	}
+	if err := it.Close(); err != nil {
+		return 0, fmt.Errorf("cannot read the outbox from seq %d: %w", from, err)
+	}
+	return last, nil
+}
+
+// nextBackoff doubles cur (starting at min) up to max.
+func nextBackoff(cur, min, max time.Duration) time.Duration {
+	if cur < min {
+		return min
+	}
+	cur *= 2
+	if cur > max {
+		cur = max
+	}
+	return cur
+}
+
+// sleepCtx sleeps d; it returns false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
