@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"strings"
 	"sync"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fastjson"
 
 	"github.com/campaignd/campaignd/engine/filter"
 	"github.com/campaignd/campaignd/storage"
@@ -349,5 +353,182 @@ func (e *Engine) putUsers(users []storage.User, ids []string, ords []uint32) ([]
 	if err := e.Commit(tx); err != nil {
 		return ords, fmt.Errorf("cannot store %d users: %w", len(users), err)
 	}
+	usersUpserted.Add(len(users))
 	return ords, nil
 }
+
+// PatchUsers applies partial updates (wire spec §7.2) atomically with one fsync and returns the
+// updated users in the order of patches. An unknown (or soft-deleted) user fails the whole request
+// with a code-16 error and nothing is written. Unsetting role restores DefaultUserRole.
+func (e *Engine) PatchUsers(patches []UserPatch) ([]storage.User, error) {
+	if len(patches) == 0 {
+		return nil, nil
+	}
+	ords := make([]uint32, len(patches))
+	for i := range patches {
+		ord, ok := e.db.Users.Lookup(patches[i].ID)
+		if !ok {
+			return nil, NotFoundError("user %q does not exist; create it with POST /users first", patches[i].ID)
+		}
+		ords[i] = ord
+	}
+	mask := stripeMask(ords)
+	e.users.lock(mask)
+	defer e.users.unlock(mask)
+
+	out := make([]storage.User, len(patches))
+	var p fastjson.Parser
+	for i := range patches {
+		u, found, err := e.GetUserByOrdinal(ords[i])
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, NotFoundError("user %q does not exist; create it with POST /users first", patches[i].ID)
+		}
+		if err := applyPatch(u, &patches[i], &p); err != nil {
+			return nil, err
+		}
+		out[i] = *u
+	}
+	now := e.nowMicros()
+	tx := e.NewTx()
+	buf := getBuf()
+	defer putBuf(buf)
+	var kbuf [5]byte
+	for i := range out {
+		u := &out[i]
+		u.UpdatedAt = now
+		*buf = u.Marshal((*buf)[:0])
+		tx.B.Set(storage.UserKey(kbuf[:0], ords[i]), *buf)
+	}
+	if err := e.Commit(tx); err != nil {
+		return nil, fmt.Errorf("cannot update %d users: %w", len(out), err)
+	}
+	usersUpdated.Add(len(out))
+	return out, nil
+}
+
+// applyPatch applies p to u; u.Custom is rebuilt in fresh memory.
+func applyPatch(u *storage.User, pt *UserPatch, p *fastjson.Parser) error {
+	clearUserFields(u, pt.UnsetMask)
+	s := &pt.Set
+	for m := pt.SetMask; m != 0; m &= m - 1 {
+		switch bit := uint32(1) << bits.TrailingZeros32(m); bit {
+		case ufName:
+			u.Name = strings.Clone(s.Name)
+		case ufImage:
+			u.Image = strings.Clone(s.Image)
+		case ufRole:
+			u.Role = strings.Clone(s.Role)
+		case ufLanguage:
+			u.Language = strings.Clone(s.Language)
+		case ufTeams:
+			u.Teams = nil
+			for _, t := range s.Teams {
+				u.Teams = append(u.Teams, strings.Clone(t))
+			}
+		case ufBanned:
+			u.Banned = s.Banned
+		case ufShadowBanned:
+			u.ShadowBanned = s.ShadowBanned
+		case ufInvisible:
+			u.Invisible = s.Invisible
+		case ufLastActive:
+			u.LastActive = s.LastActive
+		}
+	}
+	if u.Role == "" {
+		u.Role = DefaultUserRole
+	}
+	if len(pt.SetCustom) == 0 && len(pt.UnsetCustom) == 0 {
+		return nil
+	}
+	custom := []byte{'{'}
+	if len(u.Custom) > 0 {
+		v, err := p.ParseBytes(u.Custom)
+		if err != nil {
+			return fmt.Errorf("cannot parse the stored custom data of user %q: %w", u.ID, err)
+		}
+		o, err := v.Object()
+		if err != nil {
+			return fmt.Errorf("stored custom data of user %q is not an object: %w", u.ID, err)
+		}
+		o.Visit(func(k []byte, v *fastjson.Value) {
+			key := bytesOf(k)
+			if slices.Contains(pt.UnsetCustom, key) {
+				return
+			}
+			for i := range pt.SetCustom {
+				if pt.SetCustom[i].Key == key {
+					return
+				}
+			}
+			if len(custom) > 1 {
+				custom = append(custom, ',')
+			}
+			custom = AppendJSONString(custom, key)
+			custom = append(custom, ':')
+			custom, _ = appendJSONValue(custom, v, key) // stored custom data is valid JSON
+		})
+	}
+	for i := range pt.SetCustom {
+		if len(custom) > 1 {
+			custom = append(custom, ',')
+		}
+		custom = AppendJSONString(custom, pt.SetCustom[i].Key)
+		custom = append(custom, ':')
+		custom = append(custom, pt.SetCustom[i].Value...)
+	}
+	custom = append(custom, '}')
+	if len(custom) > MaxUserCustomSize {
+		return InputError("set", "user %q would have %d bytes of custom data; the limit is %d", u.ID, len(custom), MaxUserCustomSize)
+	}
+	if len(custom) == 2 {
+		custom = nil
+	}
+	u.Custom = custom
+	return nil
+}
+
+// DeleteUser deletes the user called id and returns it as it was (with DeletedAt set). A soft
+// delete keeps the record, marked deleted, hidden from reads and queries; hard deletes the record.
+// The ordinal is never reused. An unknown user is a code-16 error; a soft-deleted one can still be
+// hard-deleted.
+func (e *Engine) DeleteUser(id string, hard bool) (*storage.User, error) {
+	ord, ok := e.db.Users.Lookup(id)
+	if !ok {
+		return nil, NotFoundError("user %q does not exist", id)
+	}
+	e.users.lock(stripeMask([]uint32{ord}))
+	defer e.users.unlock(stripeMask([]uint32{ord}))
+	u, found, err := e.getUserRecord(ord)
+	if err != nil {
+		return nil, err
+	}
+	if !found || (UserDeleted(u) && !hard) {
+		return nil, NotFoundError("user %q does not exist", id)
+	}
+	if u.DeletedAt == 0 {
+		u.DeletedAt = e.nowMicros()
+	}
+	tx := e.NewTx()
+	var kbuf [5]byte
+	key := storage.UserKey(kbuf[:0], ord)
+	if hard {
+		tx.B.Delete(key)
+	} else {
+		tx.B.Set(key, u.Marshal(nil))
+	}
+	if err := e.Commit(tx); err != nil {
+		return nil, fmt.Errorf("cannot delete user %q: %w", id, err)
+	}
+	usersDeleted.Inc()
+	return u, nil
+}
+
+var (
+	usersUpserted = metrics.NewCounter(`campaignd_users_upserted_total`)
+	usersUpdated  = metrics.NewCounter(`campaignd_users_updated_total`)
+	usersDeleted  = metrics.NewCounter(`campaignd_users_deleted_total`)
+)
