@@ -1,4 +1,516 @@
 package engine
 
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/campaignd/campaignd/storage"
+)
+
+// channelLockStripes is the number of striped channel write locks (see doc.go, "Channels and
+// messages"). Many stripes keep a fan-out chunk that locks ~4096 channels from blocking most API
+// writes to other channels.
+const channelLockStripes = 1 << 14
+
+// MaxChannelTypeLength is the longest channel type accepted.
+const MaxChannelTypeLength = 64
+
 // channelsState is the engine's state for channels, members and messages.
-type channelsState struct{}
+type channelsState struct {
+	// stripes[channelStripe(cid)] serialises writers of a channel: it is held from the moment a
+	// Tx reads the channel record to write it (ChannelTx, CreateChannelTx) until the Tx ends.
+	stripes [channelLockStripes]sync.Mutex
+	// bulkMu is held for the whole life of a bulk Tx (NewBulkTx), the only kind allowed to lock
+	// more than one channel. With at most one multi-channel locker, no lock cycle can form.
+	bulkMu sync.Mutex
+
+	// pendingIDs holds client-supplied message ids reserved by Txs that have not ended, so that
+	// two concurrent sends with the same new id cannot both pass the duplicate check.
+	idsMu      sync.Mutex
+	pendingIDs map[string]struct{}
+}
+
+// txLocks is the locking state of one Tx: the channel stripes it holds and the message ids it
+// reserved, all released when the Tx commits or is discarded.
+type txLocks struct {
+	cs      *channelsState
+	bulk    bool
+	stripes []uint32
+	set     map[uint32]struct{} // stripes as a set, built once a bulk Tx holds many
+	ids     []string
+}
+
+// channelStripe returns the lock stripe of the channel "typ:id" (FNV-1a over the cid bytes).
+func channelStripe(typ, id string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(typ); i++ {
+		h = (h ^ uint32(typ[i])) * 16777619
+	}
+	h = (h ^ ':') * 16777619
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint32(id[i])) * 16777619
+	}
+	return h % channelLockStripes
+}
+
+func (l *txLocks) holds(s uint32) bool {
+	if l.set != nil {
+		_, ok := l.set[s]
+		return ok
+	}
+	return slices.Contains(l.stripes, s)
+}
+
+// lockChannel makes the Tx hold the stripe of "typ:id" until it ends.
+// NB: a plain Tx may lock one channel only (two could deadlock against another Tx); a Tx that
+// writes several channels must come from NewBulkTx.
+func (e *Engine) lockChannel(tx *Tx, typ, id string) {
+	l := &tx.locks
+	s := channelStripe(typ, id)
+	if l.holds(s) {
+		return
+	}
+	if !l.bulk && len(l.stripes) > 0 {
+		panic(fmt.Sprintf("BUG: a plain Tx locks a second channel (%s:%s); use NewBulkTx", typ, id))
+	}
+	l.cs = &e.channels
+	e.channels.stripes[s].Lock()
+	l.stripes = append(l.stripes, s)
+	if l.set != nil {
+		l.set[s] = struct{}{}
+	} else if len(l.stripes) > 16 {
+		l.set = make(map[uint32]struct{}, 256)
+		for _, x := range l.stripes {
+			l.set[x] = struct{}{}
+		}
+	}
+}
+
+// reserveMessageID reserves a client-supplied message id for the Tx; false when another live Tx
+// holds it already.
+func (e *Engine) reserveMessageID(tx *Tx, id string) bool {
+	cs := &e.channels
+	cs.idsMu.Lock()
+	defer cs.idsMu.Unlock()
+	if _, ok := cs.pendingIDs[id]; ok {
+		return false
+	}
+	if cs.pendingIDs == nil {
+		cs.pendingIDs = make(map[string]struct{})
+	}
+	cs.pendingIDs[id] = struct{}{}
+	tx.locks.cs = cs
+	tx.locks.ids = append(tx.locks.ids, id)
+	return true
+}
+
+// release drops every lock and reservation; it is idempotent.
+func (l *txLocks) release() {
+	if l.cs == nil {
+		return
+	}
+	if len(l.ids) > 0 {
+		l.cs.idsMu.Lock()
+		for _, id := range l.ids {
+			delete(l.cs.pendingIDs, id)
+		}
+		l.cs.idsMu.Unlock()
+	}
+	for _, s := range l.stripes {
+		l.cs.stripes[s].Unlock()
+	}
+	if l.bulk {
+		l.cs.bulkMu.Unlock()
+	}
+	*l = txLocks{}
+}
+
+// NewBulkTx starts a unit of work that may write any number of channels (the campaign fan-out).
+// Only one bulk Tx exists at a time: NewBulkTx waits for the previous one to commit or be
+// discarded. The caller must not hold a plain Tx that locked a channel while calling it.
+func (e *Engine) NewBulkTx() *Tx {
+	e.channels.bulkMu.Lock()
+	tx := e.NewTx()
+	tx.locks.cs = &e.channels
+	tx.locks.bulk = true
+	return tx
+}
+
+// CheckChannelType validates a channel type: 1 to 64 characters of [A-Za-z0-9_-].
+func CheckChannelType(field, typ string) error {
+	if typ == "" {
+		return InputError(field, "%s must not be empty", field)
+	}
+	if len(typ) > MaxChannelTypeLength {
+		return InputError(field, "%s is %d characters long; the maximum is %d", field, len(typ), MaxChannelTypeLength)
+	}
+	for i := 0; i < len(typ); i++ {
+		if !isWordByte(typ[i]) && typ[i] != '-' {
+			return InputError(field, "%s %q holds %q; a channel type may only contain letters, digits, _ and -", field, typ, typ[i])
+		}
+	}
+	return nil
+}
+
+// CheckChannelID validates a channel id: 1 to MaxIDLength characters of [A-Za-z0-9_!-].
+func CheckChannelID(field, id string) error {
+	if err := CheckID(field, id); err != nil {
+		return err
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !isWordByte(c) && c != '-' && c != '!' {
+			return InputError(field, "%s %q holds %q; a channel id may only contain letters, digits, _, - and !", field, id, c)
+		}
+	}
+	return nil
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+// DistinctChannelIDPrefix starts every id DistinctChannelID returns (the SDK looks for it).
+const DistinctChannelIDPrefix = "!members-"
+
+// DistinctChannelID returns the id of the distinct (id-less) channel of members: "!members-" and
+// the base64url SHA-256 of the sorted, deduplicated member ids, so any order or repetition of the
+// same members gives the same id. members is not modified.
+func DistinctChannelID(members []string) string {
+	ids := slices.Clone(members)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	h := sha256.New()
+	var lb [binary.MaxVarintLen64]byte
+	for _, id := range ids {
+		h.Write(lb[:binary.PutUvarint(lb[:], uint64(len(id)))])
+		h.Write([]byte(id))
+	}
+	var sum [sha256.Size]byte
+	return DistinctChannelIDPrefix + base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0]))
+}
+
+// ChannelByCID reads the channel "type:id" without locking: for readers. ok is false when it does
+// not exist. The returned record is the caller's.
+func (e *Engine) ChannelByCID(cid string) (ord uint32, ch *storage.Channel, ok bool, err error) {
+	ord, ok = e.db.Channels.Lookup(cid)
+	if !ok {
+		return 0, nil, false, nil
+	}
+	ch, ok, err = e.channelByOrd(ord)
+	return ord, ch, ok, err
+}
+
+func (e *Engine) channelByOrd(ord uint32) (*storage.Channel, bool, error) {
+	var kb [8]byte
+	buf := getBuf()
+	defer putBuf(buf)
+	v, err := e.db.Get((*buf)[:0], storage.ChannelKey(kb[:0], ord))
+	*buf = v
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	ch := &storage.Channel{}
+	if err := ch.Unmarshal(v); err != nil {
+		return nil, false, fmt.Errorf("cannot read channel %d: %w", ord, err)
+	}
+	ch.Custom = slices.Clone(ch.Custom)
+	return ch, true, nil
+}
+
+// ChannelRef is a channel locked by a Tx (ChannelTx, CreateChannelTx). Ch is the current record:
+// no other Tx can change it until this Tx ends, and the Tx-level functions keep Ch and the stored
+// record in step. A ChannelRef is only valid within its Tx.
+type ChannelRef struct {
+	Ord     uint32
+	CID     string
+	Ch      storage.Channel
+	Created bool // created by this Tx
+
+	// members caches the member list for event bodies (loaded on first need, kept in step by
+	// AddMemberTx); nil until then.
+	members *eventMembers
+}
+
+// eventMembers is what message.new and channel.created need about a channel's members.
+type eventMembers struct {
+	ids  []string // every member's user id, in key (ordinal) order
+	ords []uint32
+	json []byte // JSON array of up to maxEventMembers ChannelMemberResponse
+}
+
+// maxEventMembers is how many members an event body lists (wire spec §8.3).
+const maxEventMembers = 50
+
+// ChannelTx locks the channel "typ:id" for tx and reads it through tx's batch (seeing its own
+// writes). ok is false when the channel does not exist; the lock is held anyway, so a following
+// CreateChannelTx in the same Tx cannot race.
+func (e *Engine) ChannelTx(tx *Tx, typ, id string) (ref *ChannelRef, ok bool, err error) {
+	e.lockChannel(tx, typ, id)
+	cid := typ + ":" + id
+	ord, ok := e.db.Channels.Lookup(cid)
+	if !ok {
+		return nil, false, nil
+	}
+	return e.readChannelTx(tx, ord, cid)
+}
+
+func (e *Engine) readChannelTx(tx *Tx, ord uint32, cid string) (*ChannelRef, bool, error) {
+	var kb [8]byte
+	buf := getBuf()
+	defer putBuf(buf)
+	v, err := tx.B.Get((*buf)[:0], storage.ChannelKey(kb[:0], ord))
+	*buf = v
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	ref := &ChannelRef{Ord: ord, CID: cid}
+	if err := ref.Ch.Unmarshal(v); err != nil {
+		return nil, false, fmt.Errorf("cannot read channel %q: %w", cid, err)
+	}
+	ref.Ch.Custom = slices.Clone(ref.Ch.Custom)
+	return ref, true, nil
+}
+
+// ChannelSpec describes a channel for CreateChannelTx. Type and ID must be valid
+// (CheckChannelType, CheckChannelID) and every user ordinal must name an existing user: the
+// Tx-level functions trust their caller.
+type ChannelSpec struct {
+	Type, ID string
+	// Ord is the channel's ordinal when the caller interned "type:id" already (bulk callers
+	// intern a whole chunk's cids with one DB.Channels.Intern call, one fsync); 0 = intern here.
+	Ord uint32
+	// CreatedBy is the creator's user ordinal (required).
+	CreatedBy uint32
+	Team      string
+	Frozen    bool
+	Disabled  bool
+	// Custom is a raw JSON object of custom fields (or empty); it must not hold known keys.
+	Custom  []byte
+	Members []MemberSpec
+
+	// NoEvent writes no channel.created event; SkipWebhook keeps it off the webhook.
+	NoEvent     bool
+	SkipWebhook bool
+	// EventID is the event's id; "" = a random UUID.
+	EventID string
+	// CreatorJSON is the creator's UserResponse when the caller has it encoded (a campaign's
+	// sender); nil = read it.
+	CreatorJSON []byte
+}
+
+// MemberSpec is one member to add.
+type MemberSpec struct {
+	User        uint32
+	ChannelRole string // "" = channel_member
+	Custom      []byte // raw JSON object or empty
+	// UserJSON is the member's UserResponse when the caller has it encoded; nil = read it.
+	UserJSON []byte
+}
+
+// DefaultChannelRole is the channel_role of a member added without one.
+const DefaultChannelRole = "channel_member"
+
+// CreateChannelTx gets or creates the channel of spec within tx. If it exists (committed, or
+// written earlier in tx) it is returned unchanged with Created false: spec's fields and members
+// are not applied. Otherwise it writes the channel, its members with their reverse-index keys
+// and, unless spec.NoEvent, emits channel.created, all uncommitted: the caller commits tx.
+// The channel stays locked until tx ends.
+func (e *Engine) CreateChannelTx(tx *Tx, spec *ChannelSpec) (*ChannelRef, error) {
+	e.lockChannel(tx, spec.Type, spec.ID)
+	cid := spec.Type + ":" + spec.ID
+	ord := spec.Ord
+	if ord == 0 {
+		var err error
+		if ord, err = e.db.Channels.InternOne(cid); err != nil {
+			return nil, fmt.Errorf("cannot intern channel %q: %w", cid, err)
+		}
+	}
+	ref, ok, err := e.readChannelTx(tx, ord, cid)
+	if err != nil || ok {
+		return ref, err
+	}
+	now := e.nowMicros()
+	ref = &ChannelRef{Ord: ord, CID: cid, Created: true}
+	ref.Ch = storage.Channel{
+		Type: spec.Type, ID: spec.ID, CreatedBy: spec.CreatedBy, Team: spec.Team,
+		Frozen: spec.Frozen, Disabled: spec.Disabled, NextSeq: 1,
+		CreatedAt: now, UpdatedAt: now, Custom: spec.Custom,
+	}
+	ref.members = &eventMembers{}
+	for i := range spec.Members {
+		if err := e.addMemberTx(tx, ref, &spec.Members[i], now); err != nil {
+			return nil, err
+		}
+	}
+	e.putChannelTx(tx, ref)
+	if spec.NoEvent {
+		return ref, nil
+	}
+	creator := spec.CreatorJSON
+	if creator == nil {
+		if creator, err = e.userJSON(nil, spec.CreatedBy); err != nil {
+			return nil, err
+		}
+	}
+	ev := getBuf()
+	defer putBuf(ev)
+	*ev = e.appendChannelCreatedJSON((*ev)[:0], ref, creator, now)
+	tx.Emit(Event{
+		ID: eventID(spec.EventID), Type: "channel.created", Key: cid,
+		SkipWebhook: spec.SkipWebhook, SkipPush: true, JSON: slices.Clone(*ev),
+	})
+	return ref, nil
+}
+
+// AddMemberTx adds a member to the locked channel ref within tx (member record, reverse-index key,
+// member_count). It returns false, writing nothing, when the user is a member already. It emits
+// no event.
+func (e *Engine) AddMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec) (added bool, err error) {
+	e.checkLocked(tx, ref)
+	if _, err := e.memberRecordTx(tx, ref.Ord, m.User); err == nil {
+		return false, nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return false, err
+	}
+	if ref.members == nil {
+		if err := e.loadEventMembersTx(tx, ref); err != nil {
+			return false, err
+		}
+	}
+	now := e.nowMicros()
+	if err := e.addMemberTx(tx, ref, m, now); err != nil {
+		return false, err
+	}
+	e.putChannelTx(tx, ref)
+	return true, nil
+}
+
+// addMemberTx writes a member the caller knows is new and updates ref (count, event cache).
+func (e *Engine) addMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec, now int64) error {
+	if m.User == 0 {
+		panic("BUG: member without a user ordinal")
+	}
+	em := ref.members
+	if slices.Contains(em.ords, m.User) {
+		return nil // listed twice in one spec
+	}
+	rec := storage.Member{ChannelRole: m.ChannelRole, CreatedAt: now, UpdatedAt: now, Custom: m.Custom}
+	if rec.ChannelRole == "" {
+		rec.ChannelRole = DefaultChannelRole
+	}
+	var kb [16]byte
+	buf := getBuf()
+	*buf = rec.Marshal((*buf)[:0])
+	tx.B.Set(storage.MemberKey(kb[:0], ref.Ord, m.User), *buf)
+	putBuf(buf)
+	tx.B.Set(storage.UserChannelKey(kb[:0], m.User, ref.Ord), nil)
+	ref.Ch.MemberCount++
+	id := e.db.Users.ID(m.User)
+	em.ids = append(em.ids, id)
+	em.ords = append(em.ords, m.User)
+	if len(em.ords) <= maxEventMembers {
+		uj := m.UserJSON
+		if uj == nil {
+			var err error
+			if uj, err = e.userJSON(nil, m.User); err != nil {
+				return err
+			}
+		}
+		if len(em.json) == 0 {
+			em.json = append(em.json, '[')
+		} else {
+			em.json[len(em.json)-1] = ','
+		}
+		em.json = AppendMemberJSON(em.json, id, &rec, m.User == ref.Ch.CreatedBy, uj)
+		em.json = append(em.json, ']')
+	}
+	return nil
+}
+
+// putChannelTx writes ref.Ch into tx.
+func (e *Engine) putChannelTx(tx *Tx, ref *ChannelRef) {
+	var kb [8]byte
+	buf := getBuf()
+	*buf = ref.Ch.Marshal((*buf)[:0])
+	tx.B.Set(storage.ChannelKey(kb[:0], ref.Ord), *buf)
+	putBuf(buf)
+}
+
+func (e *Engine) checkLocked(tx *Tx, ref *ChannelRef) {
+	if !tx.locks.holds(channelStripe(ref.Ch.Type, ref.Ch.ID)) {
+		panic(fmt.Sprintf("BUG: channel %s written by a Tx that did not lock it", ref.CID))
+	}
+}
+
+func (e *Engine) memberRecordTx(tx *Tx, chanOrd, userOrd uint32) (*storage.Member, error) {
+	var kb [16]byte
+	buf := getBuf()
+	defer putBuf(buf)
+	v, err := tx.B.Get((*buf)[:0], storage.MemberKey(kb[:0], chanOrd, userOrd))
+	*buf = v
+	if err != nil {
+		return nil, err
+	}
+	m := &storage.Member{}
+	if err := m.Unmarshal(v); err != nil {
+		return nil, err
+	}
+	m.Custom = slices.Clone(m.Custom)
+	return m, nil
+}
+
+// loadEventMembersTx fills ref.members from the stored members (through tx).
+func (e *Engine) loadEventMembersTx(tx *Tx, ref *ChannelRef) error {
+	em := &eventMembers{}
+	lower := storage.NewKey(nil, storage.PrefixMember).U32(ref.Ord)
+	it := tx.B.NewIter(lower, storage.PrefixEnd(nil, lower))
+	var (
+		recs []storage.Member
+	)
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 9 {
+			continue
+		}
+		u := binary.BigEndian.Uint32(k[5:])
+		em.ords = append(em.ords, u)
+		em.ids = append(em.ids, e.db.Users.ID(u))
+		if len(recs) < maxEventMembers {
+			var m storage.Member
+			if err := m.Unmarshal(it.Value()); err != nil {
+				_ = it.Close()
+				return fmt.Errorf("cannot read members of %s: %w", ref.CID, err)
+			}
+			m.Custom = slices.Clone(m.Custom)
+			recs = append(recs, m)
+		}
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	em.json = append(em.json, '[')
+	for i := range recs {
+		if i > 0 {
+			em.json = append(em.json, ',')
+		}
+		uj, err := e.userJSON(nil, em.ords[i])
+		if err != nil {
+			return err
+		}
+		em.json = AppendMemberJSON(em.json, em.ids[i], &recs[i], em.ords[i] == ref.Ch.CreatedBy, uj)
+	}
+	em.json = append(em.json, ']')
+	ref.members = em
+	return nil
+}

@@ -32,6 +32,9 @@ type Event struct {
 type Tx struct {
 	B      *storage.Batch
 	events []Event
+	// locks are the channel locks and message-id reservations held until the Tx ends
+	// (engine/channels.go).
+	locks txLocks
 }
 
 // NewTx starts a unit of work.
@@ -47,10 +50,14 @@ func (t *Tx) Emit(ev Event) { t.events = append(t.events, ev) }
 func (t *Tx) Events() int { return len(t.events) }
 
 // Discard drops the unit of work.
-func (t *Tx) Discard() { t.B.Close() }
+func (t *Tx) Discard() {
+	t.B.Close()
+	t.locks.release()
+}
 
 // Commit writes the batch and its events atomically with fsync, then wakes the outbox relays.
 func (e *Engine) Commit(t *Tx) error {
+	defer t.locks.release()
 	if len(t.events) == 0 {
 		return t.B.Commit(true)
 	}
