@@ -200,9 +200,9 @@ func (e *Engine) MessageByID(id string) (chanOrd uint32, seq uint64, msg *storag
 // MessagePage selects messages of a channel (wire spec §7.5 "messages"). IDs name messages of
 // the channel; at most one of IDLt/IDLte and one of IDGt/IDGte is used.
 type MessagePage struct {
-	Limit               int
-	IDLt, IDLte         string
-	IDGt, IDGte         string
+	Limit       int
+	IDLt, IDLte string
+	IDGt, IDGte string
 }
 
 // Default and maximum message page sizes.

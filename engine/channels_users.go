@@ -1,0 +1,93 @@
+package engine
+
+import "github.com/campaignd/campaignd/storage"
+
+// The user side of channels and messages: resolving user ids and embedding UserResponses.
+
+// userJSON appends the UserResponse of ord to dst. A user that is gone (deleted since it was
+// referenced) is shown as {"id": ...} so that old messages and members still render.
+func (e *Engine) userJSON(dst []byte, ord uint32) ([]byte, error) {
+	u, ok, err := e.GetUserByOrdinal(ord)
+	if err != nil {
+		return dst, err
+	}
+	if !ok {
+		return appendGoneUserJSON(dst, e.db.Users.ID(ord)), nil
+	}
+	return AppendUserJSON(dst, u), nil
+}
+
+func appendGoneUserJSON(dst []byte, id string) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = AppendJSONString(dst, id)
+	return append(dst, '}')
+}
+
+// userJSONCache encodes each user of one reply once.
+type userJSONCache struct {
+	e *Engine
+	m map[uint32][]byte
+}
+
+func (c *userJSONCache) get(ord uint32) ([]byte, error) {
+	if j, ok := c.m[ord]; ok {
+		return j, nil
+	}
+	j, err := c.e.userJSON(nil, ord)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil {
+		c.m = make(map[uint32][]byte)
+	}
+	c.m[ord] = j
+	return j, nil
+}
+
+// load encodes every ord not cached yet with one ordered read.
+func (c *userJSONCache) load(ords []uint32) error {
+	var need []uint32
+	for _, o := range ords {
+		if _, ok := c.m[o]; !ok && o != 0 {
+			need = append(need, o)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	if c.m == nil {
+		c.m = make(map[uint32][]byte, len(need))
+	}
+	err := c.e.UsersByOrdinals(need, func(ord uint32, u *storage.User) {
+		c.m[ord] = AppendUserJSON(nil, u)
+	})
+	if err != nil {
+		return err
+	}
+	for _, o := range need {
+		if _, ok := c.m[o]; !ok {
+			c.m[o] = appendGoneUserJSON(nil, c.e.db.Users.ID(o))
+		}
+	}
+	return nil
+}
+
+// resolveUsers returns the ordinals of ids, and the ids that name no existing user.
+func (e *Engine) resolveUsers(ids []string) (ords []uint32, missing []string, err error) {
+	ords = make([]uint32, len(ids))
+	for i, id := range ids {
+		ord, ok := e.db.Users.Lookup(id)
+		if ok {
+			_, ok, err := e.GetUserByOrdinal(ord)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ok {
+				ords[i] = ord
+				continue
+			}
+		}
+		missing = append(missing, id)
+	}
+	return ords, missing, nil
+}
