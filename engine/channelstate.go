@@ -508,16 +508,6 @@ func (e *Engine) QueryChannels(dst []byte, req *QueryChannelsRequest) ([]byte, e
 	return append(dst, `]}`...), nil
 }
 
-func filterInputError(field string, err error) error {
-	if fe, ok := err.(*filter.Error); ok {
-		if fe.Field != "" {
-			field = fe.Field
-		}
-		return InputError(field, "%s", fe.Error())
-	}
-	return err
-}
-
 // channelCandidates calls visit for each channel that may match f (see QueryChannels), until
 // visit returns false.
 func (e *Engine) channelCandidates(f *filter.Filter, raw []byte, visit func(ord uint32, ch *storage.Channel) bool) error {
