@@ -18,6 +18,7 @@
 //	0x10    <segment id>                                 Segment record
 //	0x11    <be32 len><segment id><be16 container hi>    roaring container of target ordinals
 //	0x12    <be32 len><segment id><target id>            be64 created_at (unix nanos)
+//	0x13    <be32 len><segment id><campaign id>          empty: a running campaign locks the segment
 //	0x20    <campaign id>                                Campaign record
 //	0x21    <be32 len><campaign id><be16 container hi>   frozen audience container
 //	0x22    <campaign id>                                fan-out progress (cursor, stats)
