@@ -1,0 +1,488 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/campaignd/campaignd/engine/filter"
+	"github.com/campaignd/campaignd/storage"
+)
+
+// QueryParams is the body of POST /segments/query and POST /segments/{id}/targets/query.
+// The OpenAPI spells Filter/Sort with capitals; encoding/json matches keys case-insensitively,
+// so both spellings decode.
+type QueryParams struct {
+	Filter json.RawMessage `json:"filter"`
+	Sort   json.RawMessage `json:"sort"`
+	Limit  *int            `json:"limit"`
+	Next   string          `json:"next"`
+	Prev   string          `json:"prev"`
+}
+
+func (q *QueryParams) limit(def, max int) (int, error) {
+	if q.Limit == nil || *q.Limit == 0 {
+		return def, nil
+	}
+	if *q.Limit < 0 || *q.Limit > max {
+		return 0, InputError("limit", "limit must be between 1 and %d, not %d", max, *q.Limit)
+	}
+	return *q.Limit, nil
+}
+
+// SegmentTarget is one target of a static segment.
+type SegmentTarget struct {
+	TargetID  string
+	CreatedAt int64 // unix nanos
+}
+
+// Field implements filter.Doc for SegmentTargetSchema.
+func (t *SegmentTarget) Field(name string) (filter.Value, bool) {
+	switch name {
+	case "target_id":
+		return filter.StringValue(t.TargetID), true
+	case "created_at":
+		return filter.TimeValue(t.CreatedAt), true
+	}
+	return filter.Value{}, false
+}
+
+// TargetsPage is one page of QuerySegmentTargets. Next and Prev are empty when there is no such
+// page.
+type TargetsPage struct {
+	Targets []SegmentTarget
+	Next    string
+	Prev    string
+}
+
+// Target cursors: base64url of <kind 'n'|'p'><sort direction '+'|'-'><boundary target id>.
+// A next cursor continues after its boundary in sort order, a prev cursor returns the page that
+// ends just before it.
+
+func encodeTargetCursor(kind byte, asc bool, boundary string) string {
+	b := make([]byte, 0, 2+len(boundary))
+	dir := byte('-')
+	if asc {
+		dir = '+'
+	}
+	b = append(append(b, kind, dir), boundary...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeTargetCursor decodes a target cursor of the given kind ('n' or 'p') made for sort
+// direction asc and returns its boundary target id.
+func DecodeTargetCursor(field, c string, kind byte, asc bool) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) < 2 || b[0] != kind || (b[1] != '+' && b[1] != '-') {
+		return "", InputError(field, "%s is not a cursor returned by this query; pass the %s value of the previous reply unchanged", field, field)
+	}
+	if (b[1] == '+') != asc {
+		return "", InputError(field, "%s was returned for the other sort direction; query with the same sort", field)
+	}
+	return string(b[2:]), nil
+}
+
+// targetBounds is a key range of a segment's target index, as target ids.
+type targetBounds struct {
+	lo, hi       string
+	hasLo, hasHi bool
+	loExcl       bool // lo itself excluded
+	hiIncl       bool // hi itself included
+}
+
+func (tb *targetBounds) lower(v string, excl bool) {
+	if !tb.hasLo || v > tb.lo || v == tb.lo && excl {
+		tb.lo, tb.hasLo, tb.loExcl = v, true, excl
+	}
+}
+
+func (tb *targetBounds) upper(v string, incl bool) {
+	if !tb.hasHi || v < tb.hi || v == tb.hi && !incl {
+		tb.hi, tb.hasHi, tb.hiIncl = v, true, incl
+	}
+}
+
+// pushTargetBounds narrows tb by the top-level target_id range operators of the filter raw, so
+// that the scan reads only the keys that can match; the compiled filter still decides.
+func pushTargetBounds(raw []byte, tb *targetBounds) {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil {
+		return
+	}
+	var ops map[string]json.RawMessage
+	if json.Unmarshal(top["target_id"], &ops) != nil {
+		return
+	}
+	for op, v := range ops {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			continue
+		}
+		switch op {
+		case "$gt":
+			tb.lower(s, true)
+		case "$gte":
+			tb.lower(s, false)
+		case "$lt":
+			tb.upper(s, false)
+		case "$lte":
+			tb.upper(s, true)
+		}
+	}
+}
+
+// QuerySegmentTargets returns one page of the targets of static segment id whose target_id and
+// created_at match q.Filter, sorted by target_id (ascending unless q.Sort says -1).
+func (e *Engine) QuerySegmentTargets(id string, q *QueryParams) (*TargetsPage, error) {
+	s, err := e.liveSegment(id)
+	if err != nil {
+		return nil, err
+	}
+	if !isStatic(s) {
+		return nil, InputError("", "segment %q is dynamic (%s); only the targets of static segments can be queried", id, segmentKind(s))
+	}
+	f, err := filter.Compile(q.Filter, filter.SegmentTargetSchema)
+	if err != nil {
+		return nil, InputError("filter", "invalid filter: %s", err)
+	}
+	sorts, err := filter.ParseSort(q.Sort, filter.SegmentTargetSchema)
+	if err != nil {
+		return nil, InputError("sort", "invalid sort: %s", err)
+	}
+	asc := true
+	for i, sf := range sorts {
+		if sf.Field != "target_id" || i > 0 {
+			return nil, InputError("sort", "targets can be sorted by target_id only")
+		}
+		asc = sf.Direction == 1
+	}
+	limit, err := q.limit(DefaultTargetsQueryLimit, MaxTargetsQueryLimit)
+	if err != nil {
+		return nil, err
+	}
+	if q.Next != "" && q.Prev != "" {
+		return nil, InputError("next", "pass either next or prev, not both")
+	}
+	var tb targetBounds
+	pushTargetBounds(q.Filter, &tb)
+	pinned, isPinned := f.IDs("target_id")
+	prefix := storage.SegmentTargetPrefix(nil, id)
+	ts := targetScan{e: e, prefix: prefix, f: f, tb: tb, pinned: pinned, isPinned: isPinned}
+
+	page := &TargetsPage{}
+	switch {
+	case q.Prev != "":
+		boundary, err := DecodeTargetCursor("prev", q.Prev, 'p', asc)
+		if err != nil {
+			return nil, err
+		}
+		// The page before the boundary: scan against the sort order, then flip.
+		items, err := ts.scan(!asc, boundary, true, limit+1)
+		if err != nil {
+			return nil, err
+		}
+		more := len(items) > limit
+		if more {
+			items = items[:limit]
+		}
+		slices.Reverse(items)
+		page.Targets = items
+		if len(items) > 0 {
+			if more {
+				page.Prev = encodeTargetCursor('p', asc, items[0].TargetID)
+			}
+			if after, err := ts.scan(asc, items[len(items)-1].TargetID, true, 1); err != nil {
+				return nil, err
+			} else if len(after) > 0 {
+				page.Next = encodeTargetCursor('n', asc, items[len(items)-1].TargetID)
+			}
+		}
+	default:
+		boundary, hasBoundary := "", false
+		if q.Next != "" {
+			if boundary, err = DecodeTargetCursor("next", q.Next, 'n', asc); err != nil {
+				return nil, err
+			}
+			hasBoundary = true
+		}
+		items, err := ts.scan(asc, boundary, hasBoundary, limit+1)
+		if err != nil {
+			return nil, err
+		}
+		if len(items) > limit {
+			items = items[:limit]
+			page.Next = encodeTargetCursor('n', asc, items[len(items)-1].TargetID)
+		}
+		page.Targets = items
+		if hasBoundary && len(items) > 0 {
+			if before, err := ts.scan(!asc, items[0].TargetID, true, 1); err != nil {
+				return nil, err
+			} else if len(before) > 0 {
+				page.Prev = encodeTargetCursor('p', asc, items[0].TargetID)
+			}
+		}
+	}
+	return page, nil
+}
+
+type targetScan struct {
+	e        *Engine
+	prefix   []byte
+	f        *filter.Filter
+	tb       targetBounds
+	pinned   []string
+	isPinned bool
+}
+
+// scan returns up to n matching targets in ascending (asc) or descending target id order,
+// strictly after boundary in that order when hasBoundary.
+func (ts *targetScan) scan(asc bool, boundary string, hasBoundary bool, n int) ([]SegmentTarget, error) {
+	tb := ts.tb
+	if hasBoundary {
+		if asc {
+			tb.lower(boundary, true)
+		} else {
+			tb.upper(boundary, false)
+		}
+	}
+	var out []SegmentTarget
+	if ts.isPinned {
+		ids := slices.Clone(ts.pinned)
+		slices.Sort(ids)
+		if !asc {
+			slices.Reverse(ids)
+		}
+		key := slices.Clone(ts.prefix)
+		for _, id := range ids {
+			if len(out) == n {
+				break
+			}
+			if tb.hasLo && (id < tb.lo || id == tb.lo && tb.loExcl) || tb.hasHi && (id > tb.hi || id == tb.hi && !tb.hiIncl) {
+				continue
+			}
+			key = append(key[:len(ts.prefix)], id...)
+			v, err := ts.e.db.Get(nil, key)
+			if err == storage.ErrNotFound {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			t := SegmentTarget{TargetID: id}
+			if t.CreatedAt, err = storage.DecodeBE64(v); err != nil {
+				return nil, fmt.Errorf("cannot read target %q: %w", id, err)
+			}
+			if ts.f.Match(&t) {
+				out = append(out, t)
+			}
+		}
+		return out, nil
+	}
+
+	lower := slices.Clone(ts.prefix)
+	if tb.hasLo {
+		lower = append(lower, tb.lo...)
+		if tb.loExcl {
+			lower = append(lower, 0)
+		}
+	}
+	var upper []byte
+	if tb.hasHi {
+		upper = append(slices.Clone(ts.prefix), tb.hi...)
+		if tb.hiIncl {
+			upper = append(upper, 0)
+		}
+	} else {
+		upper = storage.PrefixEnd(nil, ts.prefix)
+	}
+	if bytes.Compare(lower, upper) >= 0 {
+		return nil, nil
+	}
+	it := ts.e.db.NewIter(lower, upper)
+	var err error
+	var valid bool
+	if asc {
+		valid = it.First()
+	} else {
+		valid = it.Last()
+	}
+	for ; valid && len(out) < n; valid = step(it, asc) {
+		t := SegmentTarget{TargetID: string(it.Key()[len(ts.prefix):])}
+		if t.CreatedAt, err = storage.DecodeBE64(it.Value()); err != nil {
+			err = fmt.Errorf("cannot read target %q: %w", t.TargetID, err)
+			break
+		}
+		if ts.f.Match(&t) {
+			out = append(out, t)
+		}
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func step(it *storage.Iter, asc bool) bool {
+	if asc {
+		return it.Next()
+	}
+	return it.Prev()
+}
+
+// AppendSegmentTargetJSON appends the wire SegmentTargetResponse of t in segment segmentID.
+func AppendSegmentTargetJSON(dst []byte, segmentID string, t *SegmentTarget) []byte {
+	dst = append(dst, `{"segment_id":`...)
+	dst = AppendJSONString(dst, segmentID)
+	dst = append(dst, `,"target_id":`...)
+	dst = AppendJSONString(dst, t.TargetID)
+	dst = append(dst, `,"created_at":`...)
+	dst = appendNanos(dst, t.CreatedAt)
+	return append(dst, '}')
+}
+
+// segmentDoc is a segment as a filter.Doc for SegmentSchema.
+type segmentDoc Segment
+
+func (d *segmentDoc) Field(name string) (filter.Value, bool) {
+	switch name {
+	case "id":
+		return filter.StringValue(d.ID), true
+	case "name":
+		return filter.StringValue(d.Name), true
+	case "type":
+		return filter.StringValue(d.Type), true
+	case "all_users":
+		return filter.BoolValue(d.AllUsers), true
+	case "created_at":
+		return filter.TimeValue(d.CreatedAt), true
+	case "updated_at":
+		return filter.TimeValue(d.UpdatedAt), true
+	}
+	return filter.Value{}, false
+}
+
+// SegmentsPage is one page of QuerySegments.
+type SegmentsPage struct {
+	Segments []*Segment
+	Next     string
+	Prev     string
+}
+
+// Segment cursors: base64url of "o<offset>". Segments are few (thousands), so a query matches
+// and sorts them all and pages by offset.
+
+func encodeOffsetCursor(off int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("o" + strconv.Itoa(off)))
+}
+
+func decodeOffsetCursor(field, c string) (int, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil && len(b) > 1 && b[0] == 'o' {
+		if off, err := strconv.Atoi(string(b[1:])); err == nil && off >= 0 {
+			return off, nil
+		}
+	}
+	return 0, InputError(field, "%s is not a cursor returned by this query; pass the %s value of the previous reply unchanged", field, field)
+}
+
+// QuerySegments returns one page of the live (not deleted) segments matching q.Filter (fields id,
+// name, type, all_users, created_at, updated_at), sorted by q.Sort (default: created_at
+// descending), ties broken by id.
+func (e *Engine) QuerySegments(q *QueryParams) (*SegmentsPage, error) {
+	f, err := filter.Compile(q.Filter, filter.SegmentSchema)
+	if err != nil {
+		return nil, InputError("filter", "invalid filter: %s", err)
+	}
+	sorts, err := filter.ParseSort(q.Sort, filter.SegmentSchema)
+	if err != nil {
+		return nil, InputError("sort", "invalid sort: %s", err)
+	}
+	if len(sorts) == 0 {
+		sorts = []filter.SortField{{Field: "created_at", Source: "created_at", Kind: filter.KindTime, Direction: -1}}
+	}
+	limit, err := q.limit(DefaultSegmentsQueryLimit, MaxSegmentsQueryLimit)
+	if err != nil {
+		return nil, err
+	}
+	if q.Next != "" && q.Prev != "" {
+		return nil, InputError("next", "pass either next or prev, not both")
+	}
+	off := 0
+	if q.Next != "" {
+		if off, err = decodeOffsetCursor("next", q.Next); err != nil {
+			return nil, err
+		}
+	} else if q.Prev != "" {
+		if off, err = decodeOffsetCursor("prev", q.Prev); err != nil {
+			return nil, err
+		}
+	}
+
+	var all []*Segment
+	consider := func(s *storage.Segment) {
+		if s.DeletedAt != 0 {
+			return
+		}
+		seg := &Segment{Segment: *s}
+		if f.Match((*segmentDoc)(seg)) {
+			all = append(all, seg)
+		}
+	}
+	if ids, ok := f.IDs("id"); ok {
+		for _, id := range ids {
+			s, found, err := readSegment(e.db, id)
+			if err != nil {
+				return nil, err
+			}
+			if found {
+				consider(s)
+			}
+		}
+	} else {
+		it := e.db.NewIter([]byte{storage.PrefixSegment}, []byte{storage.PrefixSegment + 1})
+		for ok := it.First(); ok; ok = it.Next() {
+			s := new(storage.Segment)
+			if err = s.Unmarshal(it.Value()); err != nil {
+				break
+			}
+			consider(s)
+		}
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cannot query segments: %w", err)
+		}
+	}
+	slices.SortFunc(all, func(a, b *Segment) int {
+		if c := filter.Compare((*segmentDoc)(a), (*segmentDoc)(b), sorts); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	page := &SegmentsPage{}
+	if off > len(all) {
+		off = len(all)
+	}
+	end := min(off+limit, len(all))
+	page.Segments = all[off:end]
+	if end < len(all) {
+		page.Next = encodeOffsetCursor(end)
+	}
+	if off > 0 {
+		page.Prev = encodeOffsetCursor(max(0, off-limit))
+	}
+	for _, s := range page.Segments {
+		if s.Locked, err = e.segmentLocked(e.db, s.ID); err != nil {
+			return nil, err
+		}
+	}
+	return page, nil
+}
