@@ -36,4 +36,8 @@ func (s *Server) routes() {
 	r.add("DELETE", "/campaigns/{id}", "DeleteCampaign", true, s.deleteCampaign)
 	r.add("POST", "/campaigns/{id}/start", "StartCampaign", true, s.startCampaign)
 	r.add("POST", "/campaigns/{id}/stop", "StopCampaign", true, s.stopCampaign)
+
+	// Delivery dead letters (extension, httpd/deadletters.go).
+	r.add("GET", "/campaignd/deadletters", "ListDeadLetters", true, s.listDeadLetters)
+	r.add("POST", "/campaignd/deadletters/replay", "ReplayDeadLetters", true, s.replayDeadLetters)
 }

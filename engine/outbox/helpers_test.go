@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -94,8 +95,8 @@ func testEvent(prefix string, n, pad int) engine.Event {
 	ev.SkipPush = n%5 == 0
 	ev.SkipWebhook = n%11 == 0
 	body := fmt.Sprintf(`{"type":%q,"cid":%q,"event_id":%q,"created_at":"2026-11-25T10:00:00.000000Z","message":{"text":"`, ev.Type, cid, id)
-	for len(body) < pad-4 {
-		body += "x"
+	if k := pad - 3 - len(body); k > 0 {
+		body += strings.Repeat("x", k)
 	}
 	ev.JSON = []byte(body + `"}}`)
 	return ev

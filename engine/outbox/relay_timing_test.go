@@ -1,0 +1,67 @@
+package outbox_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/campaignd/campaignd/engine/outbox"
+)
+
+// BenchmarkKafkaRelay commits message.new-sized events (~1 KB JSON, one receiver each) through
+// the engine in transactions of 4096 with the Kafka and push sinks on, and measures how long a
+// kafka-go consumer of the events topic takes to have every one of them, against the time it took
+// to commit them. It reports the relay's throughput (events acknowledged by the broker with
+// RequireAll, cursor committed) and consumed/committed, the ratio issue #5 bounds at 1.2 for a
+// campaign (whose commit rate is far below this benchmark's).
+func BenchmarkKafkaRelay(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
+			for range b.N {
+				benchmarkKafkaRelay(b, n)
+			}
+		})
+	}
+}
+
+func benchmarkKafkaRelay(b *testing.B, n int) {
+	b.StopTimer()
+	broker := startBroker(b, 0, "")
+	defer broker.Close()
+	addr := broker.ListenAddrs()[0]
+	const pad = 1000
+	events := startConsumer(b, addr, testTopic, nil)
+	defer events.stop()
+	te := mustStartEngine(b, b.TempDir(), outbox.Options{Brokers: []string{addr}})
+	defer te.Stop()
+	want, _, _ := wantIDs("b", 0, n)
+	b.SetBytes(int64(len(testEvent("b", 0, pad).JSON)))
+	b.ReportAllocs()
+	b.StartTimer()
+
+	start := time.Now()
+	te.emit("b", 0, n, 4096, 1, pad)
+	commit := time.Since(start)
+	end := te.E.OutboxHorizon() - 1
+	var relayed time.Duration
+	for _, s := range []string{outbox.SinkKafka, outbox.SinkPush} {
+		checkFor(b, 10*time.Minute, time.Millisecond, func() error {
+			if c, _ := te.E.OutboxCursor(s); c < end {
+				return fmt.Errorf("%s cursor at %d of %d", s, c, end)
+			}
+			return nil
+		})
+		if s == outbox.SinkKafka {
+			relayed = time.Since(start)
+		}
+	}
+	events.waitAll(10*time.Minute, want)
+	consumed := time.Since(start)
+	b.StopTimer()
+
+	b.ReportMetric(float64(n)/commit.Seconds(), "committed/s")
+	b.ReportMetric(float64(n)/relayed.Seconds(), "relayed/s")
+	b.ReportMetric(float64(n)/consumed.Seconds(), "consumed/s")
+	b.ReportMetric(consumed.Seconds()/commit.Seconds(), "consumed/committed")
+	b.Logf("events=%d commit=%s relayed(kafka cursor at end)=%s consumer has all=%s", n, commit, relayed, consumed)
+}

@@ -1,0 +1,140 @@
+package httpd
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/campaignd/campaignd/engine"
+	"github.com/campaignd/campaignd/engine/outbox"
+	"github.com/campaignd/campaignd/storage"
+)
+
+// mustStartTestServerWithOutbox is mustStartTestServer with delivery sinks configured.
+func mustStartTestServerWithOutbox(t *testing.T, oo outbox.Options) *testServer {
+	t.Helper()
+	db, err := storage.Open(storage.Options{Path: t.TempDir()})
+	if err != nil {
+		t.Fatalf("cannot open storage: %s", err)
+	}
+	e, err := engine.Open(db, engine.Options{APIKey: testKey, APISecret: testSecret, Outbox: oo})
+	if err != nil {
+		t.Fatalf("cannot open engine: %s", err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatalf("cannot start engine: %s", err)
+	}
+	srv, err := New(e, Options{ListenAddr: "127.0.0.1:0", APIKey: testKey, APISecret: testSecret})
+	if err != nil {
+		t.Fatalf("cannot create server: %s", err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatalf("cannot listen: %s", err)
+	}
+	go func() { _ = srv.Serve() }()
+	ts := &testServer{t: t, URL: "http://" + srv.Addr(), E: e, DB: db, srv: srv, token: signToken(t, jwt.MapClaims{"server": true})}
+	t.Cleanup(ts.Stop)
+	return ts
+}
+
+func TestDeadLetterEndpoints(t *testing.T) {
+	var rejecting atomic.Bool
+	rejecting.Store(true)
+	var mu sync.Mutex
+	got := map[string]int{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mac := hmac.New(sha256.New, []byte(testSecret))
+		mac.Write(body)
+		if r.Header.Get("X-Signature") != hex.EncodeToString(mac.Sum(nil)) {
+			w.WriteHeader(401)
+			return
+		}
+		if rejecting.Load() {
+			w.WriteHeader(422)
+			return
+		}
+		mu.Lock()
+		got[r.Header.Get("X-Webhook-Id")]++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	ts := mustStartTestServerWithOutbox(t, outbox.Options{WebhookURL: hook.URL, Poll: 10 * time.Millisecond})
+
+	tx := ts.E.NewTx()
+	for i := range 5 {
+		id := fmt.Sprintf("ev-%d", i)
+		tx.Emit(engine.Event{ID: id, Type: "message.new", Key: "messaging:x", JSON: []byte(`{"type":"message.new","n":` + fmt.Sprint(i) + `}`)})
+	}
+	if err := ts.E.Commit(tx); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		var status int
+		status, m = ts.do("GET", "/campaignd/deadletters?sink=webhook&limit=3", nil)
+		if status != 200 {
+			return fmt.Errorf("status %d: %v", status, m)
+		}
+		if n := len(m["dead_letters"].([]any)); n != 3 {
+			return fmt.Errorf("%d dead letters", n)
+		}
+		return nil
+	})
+	dl := m["dead_letters"].([]any)[0].(map[string]any)
+	if dl["id"] != "ev-0" || dl["type"] != "message.new" || dl["key"] != "messaging:x" || dl["attempts"] != 1.0 ||
+		dl["last_error"] != "HTTP 422" || dl["event"].(map[string]any)["n"] != 0.0 || dl["dead_at"] == "" {
+		t.Fatalf("unexpected dead letter %v", dl)
+	}
+	next, ok := m["next"].(float64)
+	if !ok {
+		t.Fatalf("a full page lacks next: %v", m)
+	}
+	status, m := ts.do("GET", fmt.Sprintf("/campaignd/deadletters?after=%d&limit=3", int(next)), nil)
+	if status != 200 || len(m["dead_letters"].([]any)) != 2 || m["next"] != nil {
+		t.Fatalf("unexpected second page %d %v", status, m)
+	}
+
+	status, m = ts.do("GET", "/campaignd/deadletters?sink=kafka", nil)
+	wantError(t, status, m, 400, 4)
+	status, m = ts.do("GET", "/campaignd/deadletters?limit=0", nil)
+	wantError(t, status, m, 400, 4)
+	status, m = ts.do("POST", "/campaignd/deadletters/replay", `{"ids":7}`)
+	wantError(t, status, m, 400, 4)
+
+	rejecting.Store(false)
+	status, m = ts.do("POST", "/campaignd/deadletters/replay", map[string]any{"ids": []string{"ev-1"}})
+	if status != 200 || m["replayed"] != 1.0 || m["delivered"] != 1.0 || m["failed"] != 0.0 {
+		t.Fatalf("unexpected replay answer %d %v", status, m)
+	}
+	status, m = ts.do("POST", "/campaignd/deadletters/replay", nil)
+	if status != 200 || m["replayed"] != 4.0 || m["delivered"] != 4.0 {
+		t.Fatalf("unexpected replay answer %d %v", status, m)
+	}
+	status, m = ts.do("GET", "/campaignd/deadletters", nil)
+	if status != 200 || len(m["dead_letters"].([]any)) != 0 {
+		t.Fatalf("dead letters left after replay: %d %v", status, m)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range 5 {
+		if got[fmt.Sprintf("ev-%d", i)] != 1 {
+			t.Fatalf("unexpected deliveries of ev-%d: %d", i, got[fmt.Sprintf("ev-%d", i)])
+		}
+	}
+
+	// Without a webhook sink, replay says how to turn it on.
+	ts2 := mustStartTestServerWithOutbox(t, outbox.Options{})
+	status, m = ts2.do("POST", "/campaignd/deadletters/replay", "{}")
+	wantError(t, status, m, 400, 4)
+}
