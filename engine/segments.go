@@ -200,7 +200,7 @@ func segmentFilter(raw json.RawMessage, typ string) ([]byte, error) {
 	}
 	f, err := filter.Compile(t, schema)
 	if err != nil {
-		return nil, InputError("filter", "invalid filter: %s", err)
+		return nil, filterInputError("filter", err)
 	}
 	if f.IsEmpty() {
 		return nil, nil

@@ -147,11 +147,11 @@ func (e *Engine) QuerySegmentTargets(id string, q *QueryParams) (*TargetsPage, e
 	}
 	f, err := filter.Compile(q.Filter, filter.SegmentTargetSchema)
 	if err != nil {
-		return nil, InputError("filter", "invalid filter: %s", err)
+		return nil, filterInputError("filter", err)
 	}
 	sorts, err := filter.ParseSort(q.Sort, filter.SegmentTargetSchema)
 	if err != nil {
-		return nil, InputError("sort", "invalid sort: %s", err)
+		return nil, filterInputError("sort", err)
 	}
 	asc := true
 	for i, sf := range sorts {
@@ -398,11 +398,11 @@ func decodeOffsetCursor(field, c string) (int, error) {
 func (e *Engine) QuerySegments(q *QueryParams) (*SegmentsPage, error) {
 	f, err := filter.Compile(q.Filter, filter.SegmentSchema)
 	if err != nil {
-		return nil, InputError("filter", "invalid filter: %s", err)
+		return nil, filterInputError("filter", err)
 	}
 	sorts, err := filter.ParseSort(q.Sort, filter.SegmentSchema)
 	if err != nil {
-		return nil, InputError("sort", "invalid sort: %s", err)
+		return nil, filterInputError("sort", err)
 	}
 	if len(sorts) == 0 {
 		sorts = []filter.SortField{{Field: "created_at", Source: "created_at", Kind: filter.KindTime, Direction: -1}}

@@ -12,8 +12,6 @@ import (
 // errStopped is returned by scans interrupted by Stop.
 var errStopped = errors.New("engine: stopped")
 
-// errNoChannelScan is returned while channel filter segments cannot be evaluated.
-var errNoChannelScan = errors.New("engine: channel filter segments need a channel scan, which is not available yet")
 
 // startSegments resumes the size computations that were pending at the last stop and starts the
 // sizer, which computes the size (and, for filter segments, the matching targets) of filter and
@@ -168,9 +166,43 @@ func (e *Engine) matchUsers(fs []*filter.Filter, all bool, stop <-chan struct{})
 	return bm, nil
 }
 
-// matchChannels returns the ordinals of the channels that match the channel filter raw.
+// matchChannels returns the ordinals of the channels that match the channel filter raw, reading
+// only the candidates the filter allows (see channelCandidates).
 func (e *Engine) matchChannels(raw []byte, stop <-chan struct{}) (*bitmap.Bitmap, error) {
-	return nil, errNoChannelScan
+	f, err := filter.Compile(raw, filter.ChannelSchema)
+	if err != nil {
+		return nil, fmt.Errorf("cannot compile a stored channel filter: %w", err)
+	}
+	bm := bitmap.New()
+	n := 0
+	stopped := false
+	var derr error
+	err = e.channelCandidates(f, raw, func(ord uint32, ch *storage.Channel) bool {
+		n++
+		if n%stopEvery == 0 && isClosed(stop) {
+			stopped = true
+			return false
+		}
+		d := &channelDoc{e: e, ord: ord, ch: ch, cid: e.db.Channels.ID(ord)}
+		matched := f.Match(d)
+		if d.err != nil {
+			derr = d.err
+			return false
+		}
+		if matched {
+			bm.Add(ord)
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case derr != nil:
+		return nil, derr
+	case stopped:
+		return nil, errStopped
+	}
+	return bm, nil
 }
 
 func isClosed(ch <-chan struct{}) bool {
