@@ -1,0 +1,549 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/campaignd/campaignd/bitmap"
+	"github.com/campaignd/campaignd/storage"
+)
+
+// The fan-out pipeline (DESIGN.md "Fan-out: exactly once, crash-safe"; engine/doc.go):
+//
+//	frozen audience ─► chunks of FanoutChunkSize ascending ordinals
+//	  ─► prepare workers (parallel): load receivers with one forward scan, render channel ids,
+//	     intern the chunk's new cids (one fsync), render texts
+//	  ─► ONE ordered committer: a bulk Tx per chunk holding channels + members + messages +
+//	     outbox events + stats + cursor, committed with fsync under the campaign lock.
+//
+// A crash loses at most the chunks not yet committed; the run resumes after the stored cursor and
+// replays them with the same derived message and event ids.
+
+// FanoutChunkSize is the number of audience ordinals one chunk (one batch, one fsync) covers.
+const FanoutChunkSize = 4096
+
+// errFanoutStopped ends a fan-out that was stopped, deleted, or whose engine is stopping.
+var errFanoutStopped = errors.New("engine: campaign fan-out stopped")
+
+// campaignRun is the in-memory handle of one running fan-out.
+type campaignRun struct {
+	// stopped is set, under the campaign lock, when the campaign is stopped or deleted; the
+	// committer checks it under the same lock before each commit.
+	stopped atomic.Bool
+}
+
+// launchFanout runs campaign id's fan-out in the background unless it runs already.
+func (e *Engine) launchFanout(id string) {
+	cs := &e.campaigns
+	cs.mu.Lock()
+	if cs.runs == nil {
+		cs.runs = make(map[string]*campaignRun)
+	}
+	if _, ok := cs.runs[id]; ok {
+		cs.mu.Unlock()
+		return
+	}
+	r := &campaignRun{}
+	cs.runs[id] = r
+	cs.mu.Unlock()
+	e.goBackground(func(stop <-chan struct{}) {
+		defer func() {
+			cs.mu.Lock()
+			delete(cs.runs, id)
+			cs.mu.Unlock()
+		}()
+		for attempt := 0; ; attempt++ {
+			err := e.runFanout(id, r, stop)
+			if err == nil || errors.Is(err, errFanoutStopped) {
+				return
+			}
+			// NB: internal errors (disk full, I/O) are retried: the cursor makes a retry safe.
+			e.log.Error("campaign fan-out failed; retrying", "campaign", id, "attempt", attempt, "err", err)
+			select {
+			case <-stop:
+				return
+			case <-time.After(min(time.Duration(attempt+1)*time.Second, 30*time.Second)):
+			}
+		}
+	})
+}
+
+// signalFanoutStop tells campaign id's fan-out to end. The caller holds the campaign lock.
+func (e *Engine) signalFanoutStop(id string) {
+	cs := &e.campaigns
+	cs.mu.Lock()
+	r := cs.runs[id]
+	cs.mu.Unlock()
+	if r != nil {
+		r.stopped.Store(true)
+	}
+}
+
+// fanoutPlan is what every chunk of one campaign needs, computed once per run.
+type fanoutPlan struct {
+	c          *Campaign
+	text       *Template
+	chanID     *Template // nil: the distinct channel of sender and receiver
+	senderOrd  uint32
+	senderID   string
+	senderJSON []byte
+	// members are the template members of new channels (channel_template.members and
+	// members_template, existing users only, sender and duplicates removed).
+	members []MemberSpec
+	custom  []byte // message custom: message_template.custom + campaign_id
+}
+
+func (e *Engine) newFanoutPlan(c *Campaign) (*fanoutPlan, error) {
+	p := &fanoutPlan{c: c, senderID: c.SenderID}
+	sender, found, err := e.GetUser(c.SenderID)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, InputError("sender_id", "the sender %q no longer exists", c.SenderID)
+	}
+	p.senderOrd, _ = e.db.Users.Lookup(c.SenderID)
+	p.senderJSON = AppendUserJSON(nil, sender)
+	scopes := ScopeSender | ScopeChannel
+	if c.Run.Kind == storage.AudienceUsers {
+		scopes |= ScopeReceiver
+	}
+	if p.text, err = CompileTemplate("message_template.text", c.Message.Text, scopes); err != nil {
+		return nil, err
+	}
+	if c.HasChannel && c.Channel.ID != "" {
+		if p.chanID, err = CompileTemplate("channel_template.id", c.Channel.ID, ScopeSender|ScopeReceiver); err != nil {
+			return nil, err
+		}
+	}
+	seen := map[uint32]bool{p.senderOrd: true}
+	addMember := func(id, role string, custom []byte) {
+		ord, ok := e.db.Users.Lookup(id)
+		if !ok || seen[ord] {
+			return
+		}
+		u, found, err := e.GetUserByOrdinal(ord)
+		if err != nil || !found {
+			e.log.Warn("campaign channel template member does not exist; leaving it out", "campaign", c.ID, "user", id)
+			return
+		}
+		seen[ord] = true
+		p.members = append(p.members, MemberSpec{User: ord, ChannelRole: role, Custom: custom, UserJSON: AppendUserJSON(nil, u)})
+	}
+	for _, id := range c.Channel.Members {
+		addMember(id, "", nil)
+	}
+	for _, mt := range c.Channel.MembersTemplate {
+		addMember(mt.UserID, mt.ChannelRole, mt.Custom)
+	}
+	p.custom = append(p.custom, '{')
+	if len(c.Message.Custom) > 2 {
+		p.custom = append(p.custom, c.Message.Custom[1:len(c.Message.Custom)-1]...)
+		p.custom = append(p.custom, ',')
+	}
+	p.custom = append(p.custom, `"campaign_id":`...)
+	p.custom = AppendJSONString(p.custom, c.ID)
+	p.custom = append(p.custom, '}')
+	return p, nil
+}
+
+// fanoutItem is one recipient of a prepared chunk.
+type fanoutItem struct {
+	recipient string // user id, or cid for channel audiences
+	userOrd   uint32 // receiver (user audiences)
+	userJSON  []byte
+	chanType  string
+	chanID    string
+	chanOrd   uint32 // interned cid (0 when the channel is not known and will not be created)
+	text      []byte // nil when the text needs the channel and is rendered at commit
+	skip      bool
+}
+
+// fanoutChunk is one chunk on its way from a prepare worker to the committer.
+type fanoutChunk struct {
+	ords  []uint32
+	items []fanoutItem
+	err   error
+	done  chan struct{}
+}
+
+// runFanout sends campaign id from its stored cursor to the end of its frozen audience, then marks
+// it completed. It returns errFanoutStopped when stopped, deleted or when the engine stops.
+func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) error {
+	c, found, err := e.getCampaign(id)
+	if err != nil {
+		return err
+	}
+	if !found || c.Status != storage.CampaignInProgress {
+		return errFanoutStopped
+	}
+	if !c.Run.Frozen {
+		if err := e.freezeAudience(c, r); err != nil {
+			return err
+		}
+	}
+	plan, err := e.newFanoutPlan(c)
+	if err != nil {
+		if _, ok := AsError(err); ok {
+			// The sender or the templates became invalid: nothing can be sent; stop the campaign.
+			e.log.Error("campaign cannot run; stopping it", "campaign", id, "err", err)
+			unlock := e.lockCampaign(id)
+			defer unlock()
+			if cur, found, gerr := e.getCampaign(id); gerr == nil && found && cur.Status == storage.CampaignInProgress {
+				return e.stopCampaignLocked(cur)
+			}
+			return errFanoutStopped
+		}
+		return err
+	}
+	var kbuf [64]byte
+	aud, err := bitmap.Load(e.db, storage.CampaignBitsPrefix(kbuf[:0], id))
+	if err != nil {
+		return fmt.Errorf("cannot load the audience of campaign %q: %w", id, err)
+	}
+
+	workers := max(1, runtime.GOMAXPROCS(0))
+	jobs := make(chan *fanoutChunk, workers)
+	queue := make(chan *fanoutChunk, 2*workers)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ch := range jobs {
+				ch.err = e.prepareChunk(plan, ch)
+				close(ch.done)
+			}
+		}()
+	}
+	// Producer: cut the audience after the cursor into chunks, in order.
+	go func() {
+		defer close(queue)
+		defer close(jobs)
+		_ = aud.ForEachChunkAfter(c.Run.Cursor, FanoutChunkSize, func(ords []uint32) error {
+			ch := &fanoutChunk{ords: slices.Clone(ords), done: make(chan struct{})}
+			select {
+			case queue <- ch:
+			case <-quit:
+				return errFanoutStopped
+			}
+			select {
+			case jobs <- ch:
+			case <-quit:
+				return errFanoutStopped
+			}
+			return nil
+		})
+	}()
+	defer func() {
+		close(quit)
+		for range queue { // drain so the producer ends
+		}
+		wg.Wait()
+	}()
+
+	run := c.Run
+	for ch := range queue {
+		select {
+		case <-stop:
+			return errFanoutStopped
+		case <-ch.done:
+		}
+		if ch.err != nil {
+			return ch.err
+		}
+		if r.stopped.Load() {
+			return errFanoutStopped
+		}
+		if c.StopAt != 0 && e.Now().UnixNano() >= c.StopAt {
+			e.stopDue(id)
+			return errFanoutStopped
+		}
+		if err := e.commitChunk(plan, r, &run, ch); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-stop:
+		return errFanoutStopped
+	default:
+	}
+	return e.completeFanout(id, r, &run)
+}
+
+// freezeAudience resolves c's audience, stores it under PrefixCampaignBits and marks the run
+// frozen, in one Tx under the campaign lock.
+func (e *Engine) freezeAudience(c *Campaign, r *campaignRun) error {
+	aud, kind, err := e.resolveCampaignAudience(&c.Campaign)
+	if err != nil {
+		return err
+	}
+	unlock := e.lockCampaign(c.ID)
+	defer unlock()
+	if r.stopped.Load() {
+		return errFanoutStopped
+	}
+	prefix := storage.CampaignBitsPrefix(nil, c.ID)
+	tx := e.NewTx()
+	bitmap.Delete(tx.B, prefix)
+	bitmap.Store(tx.B, prefix, aud)
+	c.Run.Frozen = true
+	c.Run.Kind = kind
+	c.Run.Total = aud.Cardinality()
+	c.Run.Cursor = 0
+	putRunTx(tx, c.ID, &c.Run)
+	if err := e.Commit(tx); err != nil {
+		return fmt.Errorf("cannot store the audience of campaign %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// audienceOrdinals returns the frozen audience of campaign id in ascending order.
+func (e *Engine) audienceOrdinals(id string) ([]uint32, error) {
+	var kbuf [64]byte
+	aud, err := bitmap.Load(e.db, storage.CampaignBitsPrefix(kbuf[:0], id))
+	if err != nil {
+		return nil, err
+	}
+	return aud.ToArray(), nil
+}
+
+// prepareChunk does the parallel part of a chunk: receivers, channel ids, texts. It only reads
+// (and interns the chunk's cids when channels may be created).
+func (e *Engine) prepareChunk(p *fanoutPlan, ch *fanoutChunk) error {
+	c := p.c
+	if c.Run.Kind == storage.AudienceChannels {
+		ch.items = make([]fanoutItem, 0, len(ch.ords))
+		for _, ord := range ch.ords {
+			cid := e.db.Channels.ID(ord)
+			typ, id, ok := cutCID(cid)
+			it := fanoutItem{recipient: cid, chanType: typ, chanID: id, chanOrd: ord, skip: !ok}
+			ch.items = append(ch.items, it)
+		}
+		return nil
+	}
+	ch.items = make([]fanoutItem, 0, len(ch.ords))
+	var arena []byte
+	useChannel := p.text.Uses(ScopeChannel)
+	members := []string{p.senderID, ""}
+	err := e.UsersByOrdinals(ch.ords, func(ord uint32, u *storage.User) {
+		start := len(arena)
+		arena = AppendUserJSON(arena, u)
+		it := fanoutItem{recipient: strings.Clone(u.ID), userOrd: ord, chanType: c.Channel.Type}
+		// NB: arena may move while growing; userJSON is re-sliced after the loop.
+		it.userJSON = arena[start:len(arena):len(arena)]
+		ch.items = append(ch.items, it)
+	})
+	if err != nil {
+		return err
+	}
+	// Re-slice userJSON into the final arena (appends above may have moved it).
+	off := 0
+	for i := range ch.items {
+		it := &ch.items[i]
+		n := len(it.userJSON)
+		it.userJSON = arena[off : off+n : off+n]
+		off += n
+	}
+	var cids []string
+	for i := range ch.items {
+		it := &ch.items[i]
+		vars := TemplateVars{Sender: p.senderJSON, Receiver: it.userJSON}
+		if p.chanID != nil {
+			it.chanID = p.chanID.Render(&vars)
+		} else {
+			members[1] = it.recipient
+			it.chanID = DistinctChannelID(members)
+		}
+		if CheckChannelID("channel_template.id", it.chanID) != nil {
+			it.skip = true
+			continue
+		}
+		if !useChannel {
+			it.text = p.text.Append(nil, &vars)
+		}
+		if c.CreateChannels {
+			cids = append(cids, it.chanType+":"+it.chanID)
+		} else if ord, ok := e.db.Channels.Lookup(it.chanType + ":" + it.chanID); ok {
+			it.chanOrd = ord
+		}
+	}
+	if len(cids) > 0 {
+		ords, err := e.db.Channels.Intern(nil, cids)
+		if err != nil {
+			return err
+		}
+		j := 0
+		for i := range ch.items {
+			if !ch.items[i].skip {
+				ch.items[i].chanOrd = ords[j]
+				j++
+			}
+		}
+	}
+	return nil
+}
+
+func cutCID(cid string) (typ, id string, ok bool) {
+	for i := 0; i < len(cid); i++ {
+		if cid[i] == ':' {
+			return cid[:i], cid[i+1:], i > 0 && i+1 < len(cid)
+		}
+	}
+	return "", "", false
+}
+
+// commitChunk writes one prepared chunk in ONE bulk Tx (channels, members, messages, events, stats
+// and cursor) and commits it with fsync under the campaign lock, unless the campaign was stopped.
+func (e *Engine) commitChunk(p *fanoutPlan, r *campaignRun, run *storage.CampaignRun, ch *fanoutChunk) error {
+	c := p.c
+	next := *run
+	tx := e.NewBulkTx()
+	committed := false
+	defer func() {
+		if !committed {
+			tx.Discard()
+		}
+	}()
+	var chanJSON []byte
+	for i := range ch.items {
+		it := &ch.items[i]
+		if it.skip {
+			next.Skipped++
+			continue
+		}
+		var (
+			ref *ChannelRef
+			ok  bool
+			err error
+		)
+		switch {
+		case c.Run.Kind == storage.AudienceChannels:
+			ref, ok, err = e.ChannelTx(tx, it.chanType, it.chanID)
+		case c.CreateChannels:
+			spec := ChannelSpec{
+				Type: it.chanType, ID: it.chanID, Ord: it.chanOrd, CreatedBy: p.senderOrd,
+				Team: c.Channel.Team, Custom: c.Channel.Custom,
+				SkipWebhook: c.SkipWebhook, EventID: derivedID(c.ID, "channel.created", it.recipient),
+				CreatorJSON: p.senderJSON,
+			}
+			spec.Members = make([]MemberSpec, 0, len(p.members)+2)
+			spec.Members = append(spec.Members, MemberSpec{User: it.userOrd, UserJSON: it.userJSON})
+			if c.SenderMode != "exclude" {
+				spec.Members = append(spec.Members, MemberSpec{User: p.senderOrd, UserJSON: p.senderJSON})
+			}
+			for _, m := range p.members {
+				if m.User != it.userOrd {
+					spec.Members = append(spec.Members, m)
+				}
+			}
+			ref, err = e.CreateChannelTx(tx, &spec)
+			ok = ref != nil
+		case it.chanOrd != 0:
+			ref, ok, err = e.ChannelTx(tx, it.chanType, it.chanID)
+		}
+		if err != nil {
+			return err
+		}
+		if !ok {
+			next.Skipped++
+			continue
+		}
+		if ref.Created {
+			next.ChannelsCreated++
+		} else {
+			if c.SenderMode == "include" {
+				if _, err := e.AddMemberTx(tx, ref, &MemberSpec{User: p.senderOrd, UserJSON: p.senderJSON}); err != nil {
+					return err
+				}
+			}
+			if c.Run.Kind == storage.AudienceUsers && p.chanID != nil {
+				// A templated channel found by id gets its receiver as a member.
+				if _, err := e.AddMemberTx(tx, ref, &MemberSpec{User: it.userOrd, UserJSON: it.userJSON}); err != nil {
+					return err
+				}
+			}
+		}
+		text := it.text
+		if text == nil {
+			chanJSON = AppendChannelJSON(chanJSON[:0], &ref.Ch, nil)
+			text = p.text.Append(nil, &TemplateVars{Sender: p.senderJSON, Receiver: it.userJSON, Channel: chanJSON})
+		}
+		msg := storage.Message{
+			ID:          derivedID(c.ID, "message", it.recipient),
+			Type:        MessageTypeRegular,
+			Text:        string(text),
+			User:        p.senderOrd,
+			Attachments: c.Message.Attachments,
+			PollID:      c.Message.PollID,
+			Custom:      p.custom,
+		}
+		opts := MessageOptions{
+			SkipWebhook: c.SkipWebhook, SkipPush: c.SkipPush, TrustID: true, UserJSON: p.senderJSON,
+			EventID: derivedID(c.ID, "message.new", it.recipient),
+		}
+		if err := e.AppendMessageTx(tx, ref, &msg, &opts); err != nil {
+			return err
+		}
+		next.MessagesSent++
+		if c.Run.Kind == storage.AudienceUsers {
+			next.UsersSent++
+		} else {
+			next.UsersSent += uint64(ref.Ch.MemberCount)
+		}
+	}
+	next.Done += uint64(len(ch.ords))
+	next.Cursor = ch.ords[len(ch.ords)-1]
+	putRunTx(tx, c.ID, &next)
+
+	unlock := e.lockCampaign(c.ID)
+	defer unlock()
+	if r.stopped.Load() {
+		return errFanoutStopped
+	}
+	committed = true
+	if err := e.Commit(tx); err != nil {
+		return fmt.Errorf("cannot commit a chunk of campaign %q: %w", c.ID, err)
+	}
+	*run = next
+	return nil
+}
+
+// completeFanout marks the campaign completed with campaign.completed, in one Tx.
+func (e *Engine) completeFanout(id string, r *campaignRun, run *storage.CampaignRun) error {
+	unlock := e.lockCampaign(id)
+	defer unlock()
+	if r.stopped.Load() {
+		return errFanoutStopped
+	}
+	c, found, err := e.getCampaign(id)
+	if err != nil {
+		return err
+	}
+	if !found || c.Status != storage.CampaignInProgress {
+		return errFanoutStopped
+	}
+	now := e.nowNanos()
+	c.Status = storage.CampaignCompleted
+	c.UpdatedAt = now
+	c.Run = *run
+	c.Run.CompletedAt = now
+	tx := e.NewTx()
+	putCampaignTx(tx, &c.Campaign)
+	putRunTx(tx, id, &c.Run)
+	e.emitCampaignEvent(tx, "campaign.completed", c)
+	if err := e.Commit(tx); err != nil {
+		return fmt.Errorf("cannot complete campaign %q: %w", id, err)
+	}
+	e.unscheduleCampaign(id)
+	e.unlockCampaignSegments(c)
+	e.log.Info("campaign completed", "campaign", id, "messages", c.Run.MessagesSent, "channels_created", c.Run.ChannelsCreated, "skipped", c.Run.Skipped)
+	return nil
+}

@@ -1,0 +1,298 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/valyala/fasttemplate"
+
+	"github.com/campaignd/campaignd/engine/filter"
+)
+
+// Template scopes: the objects a campaign template may read.
+const (
+	ScopeSender   = 1 << iota // {{ sender.x }}: the campaign's sender
+	ScopeReceiver             // {{ receiver.x }}: the receiving user (user audiences only)
+	ScopeChannel              // {{ channel.x }}: the channel the message goes to
+)
+
+// MaxTemplateLength is the longest template source accepted, in bytes.
+const MaxTemplateLength = 64 << 10
+
+// Template is a campaign template ("Hello {{ receiver.name }}!") compiled once per campaign.
+//
+// Tags are {{ scope.path }} with optional spaces inside the braces; scope is sender, receiver or
+// channel, and path names a field of that object's wire JSON (id, name, role, ...) or, dotted, a
+// value inside a custom field ({{ receiver.address.city }}). A missing value or a JSON null renders
+// as nothing; a string renders unescaped; numbers, booleans, objects and arrays render as JSON.
+//
+// The source is normalised (spaces trimmed from tags) and parsed once by fasttemplate; Append never
+// parses again. A Template is immutable and safe for concurrent use.
+type Template struct {
+	src   string
+	ft    *fasttemplate.Template // nil when the source has no tags
+	refs  map[string]tagRef      // normalised tag -> what it reads
+	scope int                    // union of the scopes used
+}
+
+type tagRef struct {
+	scope int
+	path  string
+}
+
+// TemplateVars holds the objects a render reads, each the raw wire JSON object of the entity
+// (custom fields flattened at top level), or nil when unavailable.
+type TemplateVars struct {
+	Sender   []byte
+	Receiver []byte
+	Channel  []byte
+}
+
+// CompileTemplate compiles src. field names the request field for error messages; allowed is the
+// set of scopes src may use. Mistakes come back as a code-4 *Error naming field and the fix.
+func CompileTemplate(field, src string, allowed int) (*Template, error) {
+	if len(src) > MaxTemplateLength {
+		return nil, InputError(field, "%s is %d bytes long; the maximum is %d", field, len(src), MaxTemplateLength)
+	}
+	t := &Template{src: src}
+	var norm strings.Builder
+	rest := src
+	for {
+		i := strings.Index(rest, "{{")
+		if i < 0 {
+			norm.WriteString(rest)
+			break
+		}
+		j := strings.Index(rest[i+2:], "}}")
+		if j < 0 {
+			return nil, InputError(field, "%s has a %q at byte %d without a closing %q; close every tag, e.g. {{ receiver.name }}",
+				field, "{{", len(src)-len(rest)+i, "}}")
+		}
+		inner := strings.TrimSpace(rest[i+2 : i+2+j])
+		ref, err := parseTag(field, inner, allowed)
+		if err != nil {
+			return nil, err
+		}
+		if t.refs == nil {
+			t.refs = make(map[string]tagRef)
+		}
+		t.refs[inner] = ref
+		t.scope |= ref.scope
+		norm.WriteString(rest[:i])
+		norm.WriteString("{{")
+		norm.WriteString(inner)
+		norm.WriteString("}}")
+		rest = rest[i+2+j+2:]
+	}
+	if t.refs != nil {
+		ft, err := fasttemplate.NewTemplate(norm.String(), "{{", "}}")
+		if err != nil {
+			// NB: cannot happen: every tag was closed above.
+			return nil, InputError(field, "%s cannot be compiled: %s", field, err)
+		}
+		t.ft = ft
+	}
+	return t, nil
+}
+
+func parseTag(field, inner string, allowed int) (tagRef, error) {
+	if inner == "" {
+		return tagRef{}, InputError(field, "%s has an empty tag {{ }}; write {{ receiver.name }}, {{ sender.id }} or {{ channel.id }}", field)
+	}
+	root, path, _ := strings.Cut(inner, ".")
+	var scope int
+	switch root {
+	case "sender":
+		scope = ScopeSender
+	case "receiver":
+		scope = ScopeReceiver
+	case "channel":
+		scope = ScopeChannel
+	default:
+		return tagRef{}, InputError(field, "%s uses the unknown variable %q; templates can read sender.<field>, receiver.<field> and channel.<field>", field, inner)
+	}
+	if path == "" || strings.HasPrefix(path, ".") || strings.HasSuffix(path, ".") || strings.Contains(path, "..") ||
+		strings.ContainsAny(path, " \t\r\n{}") {
+		return tagRef{}, InputError(field, "%s has the tag {{ %s }}; name a field of %s, e.g. {{ %s.id }} or {{ %s.name }}", field, inner, root, root, root)
+	}
+	if scope&allowed == 0 {
+		switch scope {
+		case ScopeReceiver:
+			return tagRef{}, InputError(field, "%s uses {{ %s }}, but receiver is only available when the campaign targets users (user segments or user_ids); remove it or target users", field, inner)
+		case ScopeChannel:
+			return tagRef{}, InputError(field, "%s uses {{ %s }}, but channel is not available here; use sender or receiver fields", field, inner)
+		default:
+			return tagRef{}, InputError(field, "%s uses {{ %s }}, which is not available here", field, inner)
+		}
+	}
+	return tagRef{scope: scope, path: path}, nil
+}
+
+// Source returns the template as given.
+func (t *Template) Source() string { return t.src }
+
+// Uses reports whether the template reads any of the given scopes.
+func (t *Template) Uses(scope int) bool { return t.scope&scope != 0 }
+
+// Append renders the template with v and appends the result to dst. It does not allocate when dst
+// has room.
+func (t *Template) Append(dst []byte, v *TemplateVars) []byte {
+	if t.ft == nil {
+		return append(dst, t.src...)
+	}
+	w := getRenderWriter()
+	w.b, w.t, w.v = dst, t, v
+	_, _ = t.ft.ExecuteFunc(w, w.tagFn)
+	dst = w.b
+	putRenderWriter(w)
+	return dst
+}
+
+// Render is Append into a new string.
+func (t *Template) Render(v *TemplateVars) string {
+	if t.ft == nil {
+		return t.src
+	}
+	return string(t.Append(nil, v))
+}
+
+// renderWriter is the io.Writer and tag function of one render; pooled so that passing it as an
+// interface and a func value does not allocate.
+type renderWriter struct {
+	b     []byte
+	t     *Template
+	v     *TemplateVars
+	tagFn fasttemplate.TagFunc
+}
+
+var renderWriterPool sync.Pool
+
+func getRenderWriter() *renderWriter {
+	if v := renderWriterPool.Get(); v != nil {
+		return v.(*renderWriter)
+	}
+	w := &renderWriter{}
+	w.tagFn = w.tag
+	return w
+}
+
+func putRenderWriter(w *renderWriter) {
+	w.b, w.t, w.v = nil, nil, nil
+	renderWriterPool.Put(w)
+}
+
+func (w *renderWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+func (w *renderWriter) tag(_ io.Writer, tag string) (int, error) {
+	ref, ok := w.t.refs[tag]
+	if !ok {
+		panic(fmt.Sprintf("BUG: template tag %q was not compiled", tag))
+	}
+	var obj []byte
+	switch ref.scope {
+	case ScopeSender:
+		obj = w.v.Sender
+	case ScopeReceiver:
+		obj = w.v.Receiver
+	case ScopeChannel:
+		obj = w.v.Channel
+	}
+	if len(obj) == 0 {
+		return 0, nil
+	}
+	raw, ok := filter.LookupJSON(obj, ref.path)
+	if !ok || len(raw) == 0 {
+		return 0, nil
+	}
+	n := len(w.b)
+	switch raw[0] {
+	case '"':
+		w.b = appendJSONUnescaped(w.b, raw)
+	case 'n':
+		// null renders as nothing.
+	default:
+		w.b = append(w.b, raw...)
+	}
+	return len(w.b) - n, nil
+}
+
+// appendJSONUnescaped appends the contents of the JSON string literal raw (quotes included),
+// decoding escapes. Malformed escapes are copied as is.
+func appendJSONUnescaped(dst, raw []byte) []byte {
+	if len(raw) < 2 {
+		return dst
+	}
+	s := raw[1 : len(raw)-1]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 == len(s) {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case '"', '\\', '/':
+			dst = append(dst, s[i])
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, ok := hexRune(s, i+1)
+			if !ok {
+				dst = append(dst, '\\', 'u')
+				continue
+			}
+			i += 4
+			if utf16High(r) {
+				if r2, ok := hexRune(s, i+3); ok && s[i+1] == '\\' && s[i+2] == 'u' && utf16Low(r2) {
+					r = (r-0xd800)<<10 + (r2 - 0xdc00) + 0x10000
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			} else if utf16Low(r) {
+				r = utf8.RuneError
+			}
+			dst = utf8.AppendRune(dst, r)
+		default:
+			dst = append(dst, '\\', s[i])
+		}
+	}
+	return dst
+}
+
+func utf16High(r rune) bool { return r >= 0xd800 && r < 0xdc00 }
+func utf16Low(r rune) bool  { return r >= 0xdc00 && r < 0xe000 }
+
+func hexRune(s []byte, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
