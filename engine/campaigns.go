@@ -577,15 +577,15 @@ func (e *Engine) beginCampaignLocked(c *Campaign) error {
 	c.Status = storage.CampaignInProgress
 	c.UpdatedAt = now
 	c.Run = storage.CampaignRun{Kind: c.Audience, StartedAt: now}
-	if err := e.lockCampaignSegments(c); err != nil {
+	tx := e.NewTx()
+	if err := e.lockCampaignSegments(tx, c); err != nil {
+		tx.Discard()
 		return err
 	}
-	tx := e.NewTx()
 	putCampaignTx(tx, &c.Campaign)
 	putRunTx(tx, c.ID, &c.Run)
 	e.emitCampaignEvent(tx, "campaign.started", c)
 	if err := e.Commit(tx); err != nil {
-		e.unlockCampaignSegments(c)
 		return fmt.Errorf("cannot start campaign %q: %w", c.ID, err)
 	}
 	if c.StopAt != 0 {
@@ -627,6 +627,9 @@ func (e *Engine) stopCampaignLocked(c *Campaign) error {
 	c.UpdatedAt = e.nowNanos()
 	tx := e.NewTx()
 	putCampaignTx(tx, &c.Campaign)
+	if wasRunning {
+		e.unlockCampaignSegments(tx, c)
+	}
 	e.emitCampaignEvent(tx, "campaign.stopped", c)
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot stop campaign %q: %w", c.ID, err)
@@ -634,7 +637,6 @@ func (e *Engine) stopCampaignLocked(c *Campaign) error {
 	e.unscheduleCampaign(c.ID)
 	if wasRunning {
 		e.signalFanoutStop(c.ID)
-		e.unlockCampaignSegments(c)
 	}
 	return nil
 }
@@ -1059,9 +1061,11 @@ func (e *Engine) appendCampaignSegmentsJSON(dst []byte, ids []string) []byte {
 	return append(dst, "[]"...)
 }
 
-func (e *Engine) lockCampaignSegments(c *Campaign) error { return nil }
+// lockCampaignSegments locks c's segments in tx while c runs.
+func (e *Engine) lockCampaignSegments(tx *Tx, c *Campaign) error { return nil }
 
-func (e *Engine) unlockCampaignSegments(c *Campaign) {}
+// unlockCampaignSegments releases c's segments in tx.
+func (e *Engine) unlockCampaignSegments(tx *Tx, c *Campaign) {}
 
 // resolveCampaignAudience computes c's audience now: the union of its segments or its user_ids
 // (existing users only), without the sender.

@@ -538,12 +538,12 @@ func (e *Engine) completeFanout(id string, r *campaignRun, run *storage.Campaign
 	tx := e.NewTx()
 	putCampaignTx(tx, &c.Campaign)
 	putRunTx(tx, id, &c.Run)
+	e.unlockCampaignSegments(tx, c)
 	e.emitCampaignEvent(tx, "campaign.completed", c)
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot complete campaign %q: %w", id, err)
 	}
 	e.unscheduleCampaign(id)
-	e.unlockCampaignSegments(c)
 	e.log.Info("campaign completed", "campaign", id, "messages", c.Run.MessagesSent, "channels_created", c.Run.ChannelsCreated, "skipped", c.Run.Skipped)
 	return nil
 }
