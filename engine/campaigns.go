@@ -197,6 +197,9 @@ func (in *CampaignInput) apply(c *storage.Campaign) error {
 // compactJSON checks that raw is null or a JSON value starting with kind ('{' or '[') and returns it
 // compacted (nil for null or an empty container).
 func compactJSON(field string, raw json.RawMessage, kind byte) ([]byte, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
 	var buf []byte
 	b, err := appendCompactJSON(buf, raw)
 	if err != nil {
