@@ -1055,32 +1055,60 @@ func truncMicrosTime(t time.Time) int64 {
 // campaignSegments returns the segments ids name, failing with a code-4 error naming the first
 // one that does not exist or is deleted.
 func (e *Engine) campaignSegments(ids []string) ([]campaignSegment, error) {
-	// NB: until the segments engine lands, segment audiences cannot be resolved.
-	return nil, InputError("segment_ids", "segment_ids %q cannot be used yet: segments are not available in this build; use user_ids", ids)
+	segs := make([]campaignSegment, 0, len(ids))
+	for _, id := range ids {
+		s, err := e.GetSegment(id)
+		if err != nil {
+			if ae, ok := AsError(err); ok && ae.Code == CodeNotFound {
+				return nil, InputError("segment_ids", "segment %q in segment_ids does not exist or was deleted; create it (POST /segments) or remove it from segment_ids", id)
+			}
+			return nil, err
+		}
+		segs = append(segs, campaignSegment{ID: id, Channel: s.Type == "channel"})
+	}
+	return segs, nil
 }
 
 // appendCampaignSegmentsJSON appends the SegmentResponse array of ids (existing ones only).
 func (e *Engine) appendCampaignSegmentsJSON(dst []byte, ids []string) []byte {
-	return append(dst, "[]"...)
+	dst = append(dst, '[')
+	n := 0
+	for _, id := range ids {
+		s, err := e.GetSegment(id)
+		if err != nil {
+			continue
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = AppendSegmentJSON(dst, s)
+	}
+	return append(dst, ']')
 }
 
-// lockCampaignSegments locks c's segments in tx while c runs.
-func (e *Engine) lockCampaignSegments(tx *Tx, c *Campaign) error { return nil }
+// lockCampaignSegments locks c's segments in tx while c runs (segments.go LockSegments).
+func (e *Engine) lockCampaignSegments(tx *Tx, c *Campaign) error {
+	return e.LockSegments(tx, c.SegmentIDs, c.ID)
+}
 
 // unlockCampaignSegments releases c's segments in tx.
-func (e *Engine) unlockCampaignSegments(tx *Tx, c *Campaign) {}
+func (e *Engine) unlockCampaignSegments(tx *Tx, c *Campaign) {
+	e.UnlockSegments(tx, c.SegmentIDs, c.ID)
+}
 
-// resolveCampaignAudience computes c's audience now: the union of its segments or its user_ids
-// (existing users only), without the sender.
+// resolveCampaignAudience computes c's audience now (segments.go ResolveAudience): the union of
+// its segments or its user_ids, without the sender and duplicates.
 func (e *Engine) resolveCampaignAudience(c *storage.Campaign) (*bitmap.Bitmap, byte, error) {
-	aud := bitmap.New()
-	for _, id := range c.UserIDs {
-		if ord, ok := e.db.Users.Lookup(id); ok {
-			aud.Add(ord)
-		}
+	aud, kind, err := e.ResolveAudience(c.SegmentIDs, c.UserIDs, c.SenderID)
+	if err != nil {
+		return nil, 0, err
 	}
-	if ord, ok := e.db.Users.Lookup(c.SenderID); ok {
-		aud.Remove(ord)
+	switch kind {
+	case AudienceUsers:
+		return aud, storage.AudienceUsers, nil
+	case AudienceChannels:
+		return aud, storage.AudienceChannels, nil
 	}
-	return aud, storage.AudienceUsers, nil
+	panic(fmt.Sprintf("BUG: unknown audience kind %d", kind))
 }

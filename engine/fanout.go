@@ -185,6 +185,10 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 	}
 	if !c.Run.Frozen {
 		if err := e.freezeAudience(c, r); err != nil {
+			if _, ok := AsError(err); ok {
+				// The audience cannot be resolved any more (a segment vanished): stop.
+				return e.stopBroken(id, err)
+			}
 			return err
 		}
 	}
@@ -192,13 +196,7 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 	if err != nil {
 		if _, ok := AsError(err); ok {
 			// The sender or the templates became invalid: nothing can be sent; stop the campaign.
-			e.log.Error("campaign cannot run; stopping it", "campaign", id, "err", err)
-			unlock := e.lockCampaign(id)
-			defer unlock()
-			if cur, found, gerr := e.getCampaign(id); gerr == nil && found && cur.Status == storage.CampaignInProgress {
-				return e.stopCampaignLocked(cur)
-			}
-			return errFanoutStopped
+			return e.stopBroken(id, err)
 		}
 		return err
 	}
@@ -276,6 +274,20 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 	default:
 	}
 	return e.completeFanout(id, r, &run)
+}
+
+// stopBroken stops campaign id that cannot run because of cause (a client-side problem such as
+// a deleted sender), and returns errFanoutStopped.
+func (e *Engine) stopBroken(id string, cause error) error {
+	e.log.Error("campaign cannot run; stopping it", "campaign", id, "err", cause)
+	unlock := e.lockCampaign(id)
+	defer unlock()
+	if cur, found, err := e.getCampaign(id); err == nil && found && cur.Status == storage.CampaignInProgress {
+		if err := e.stopCampaignLocked(cur); err != nil {
+			return err
+		}
+	}
+	return errFanoutStopped
 }
 
 // freezeAudience resolves c's audience, stores it under PrefixCampaignBits and marks the run

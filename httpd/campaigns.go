@@ -145,18 +145,6 @@ func filterInputError(field string, err error) error {
 	return engine.InputError(field, "invalid %s: %s", field, err)
 }
 
-func appendCursors(b []byte, next, prev string) []byte {
-	if next != "" {
-		b = append(b, `,"next":`...)
-		b = engine.AppendJSONString(b, next)
-	}
-	if prev != "" {
-		b = append(b, `,"prev":`...)
-		b = engine.AppendJSONString(b, prev)
-	}
-	return b
-}
-
 // replyCampaign answers {campaign, users: {next?, prev?}} with a users page of limit.
 func (s *Server) replyCampaign(c *call, status int, camp *engine.Campaign, limit int, next, prev string, withUsers bool) error {
 	users, nextCur, prevCur, err := s.e.CampaignUsersPage(camp, limit, next, prev)
