@@ -30,20 +30,45 @@ const (
 	ufLastActive
 )
 
-// userFieldBits maps the writable known fields to their bit.
-var userFieldBits = map[string]uint32{
-	"name": ufName, "image": ufImage, "role": ufRole, "language": ufLanguage, "teams": ufTeams,
-	"banned": ufBanned, "shadow_banned": ufShadowBanned, "invisible": ufInvisible,
-	"created_at": ufCreatedAt, "last_active": ufLastActive,
+// userFieldBit returns the bit of a writable known field.
+// NB: a switch, not a map: it runs for every key of every imported user.
+func userFieldBit(name string) (uint32, bool) {
+	switch name {
+	case "name":
+		return ufName, true
+	case "image":
+		return ufImage, true
+	case "role":
+		return ufRole, true
+	case "language":
+		return ufLanguage, true
+	case "teams":
+		return ufTeams, true
+	case "banned":
+		return ufBanned, true
+	case "shadow_banned":
+		return ufShadowBanned, true
+	case "invisible":
+		return ufInvisible, true
+	case "created_at":
+		return ufCreatedAt, true
+	case "last_active":
+		return ufLastActive, true
+	}
+	return 0, false
 }
 
-// userReadOnly are the keys of a UserResponse / FullUserResponse that the server computes. A full
-// user object may carry them (a client sending back what it read); they are ignored there, and a
-// partial update may not set or unset them.
-var userReadOnly = map[string]bool{
-	"id": true, "online": true, "updated_at": true, "deleted_at": true, "deactivated_at": true,
-	"devices": true, "mutes": true, "channel_mutes": true, "total_unread_count": true,
-	"unread_count": true, "unread_channels": true, "unread_threads": true, "blocked_user_ids": true,
+// userReadOnly reports the keys of a UserResponse / FullUserResponse that the server computes. A
+// full user object may carry them (a client sending back what it read); they are ignored there,
+// and a partial update may not set or unset them.
+func userReadOnly(name string) bool {
+	switch name {
+	case "id", "online", "updated_at", "deleted_at", "deactivated_at", "devices", "mutes",
+		"channel_mutes", "total_unread_count", "unread_count", "unread_channels", "unread_threads",
+		"blocked_user_ids":
+		return true
+	}
+	return false
 }
 
 // MaxUserTeams is the most teams one user may belong to.
@@ -55,13 +80,18 @@ const MaxUserTeams = 250
 type UserDecoder struct {
 	p      fastjson.Parser
 	arena  []byte
+	teams  []string // backing of decoded users' Teams
 	keys   []string // custom keys of the object being decoded, for duplicate detection
 	path   string   // how errors name the user, e.g. `user "u1"`
 	custom []byte   // custom JSON being built
 }
 
 // Reset forgets the users decoded so far and reuses their memory.
-func (d *UserDecoder) Reset() { d.arena = d.arena[:0] }
+func (d *UserDecoder) Reset() {
+	d.arena = d.arena[:0]
+	clear(d.teams) // drop references into the old arena
+	d.teams = d.teams[:0]
+}
 
 // str copies b into the arena and returns it as a string aliasing the arena.
 func (d *UserDecoder) str(b []byte) string {
@@ -137,11 +167,11 @@ func (d *UserDecoder) decodeUser(v *fastjson.Value, key string, u *storage.User)
 			return
 		}
 		name := bytesOf(k)
-		if bit, ok := userFieldBits[name]; ok {
+		if bit, ok := userFieldBit(name); ok {
 			ferr = d.setField(u, bit, name, fv)
 			return
 		}
-		if userReadOnly[name] {
+		if userReadOnly(name) {
 			return
 		}
 		if name == "custom" && fv.Type() == fastjson.TypeObject {
@@ -176,7 +206,7 @@ func (d *UserDecoder) addCustom(name string, v *fastjson.Value) error {
 	if name == "" {
 		return InputError("", "user %q has an empty key; custom field names must not be empty", d.path)
 	}
-	if _, known := userFieldBits[name]; known || userReadOnly[name] {
+	if _, known := userFieldBit(name); known || userReadOnly(name) {
 		return InputError(name, "user %q: %q is a known user field, not a custom one", d.path, name)
 	}
 	for _, k := range d.keys {
@@ -238,7 +268,7 @@ func (d *UserDecoder) setField(u *storage.User, bit uint32, name string, v *fast
 		if len(arr) > MaxUserTeams {
 			return InputError(name, "user %q has %d teams; the limit is %d", d.path, len(arr), MaxUserTeams)
 		}
-		u.Teams = u.Teams[:0]
+		start := len(d.teams)
 		for _, tv := range arr {
 			if tv.Type() != fastjson.TypeString {
 				return InputError(name, "user %q: field %q must be an array of strings; it holds %s", d.path, name, describeJSON(tv))
@@ -247,10 +277,11 @@ func (d *UserDecoder) setField(u *storage.User, bit uint32, name string, v *fast
 			if len(tb) == 0 {
 				return InputError(name, "user %q: field %q holds an empty team name", d.path, name)
 			}
-			u.Teams = append(u.Teams, d.str(tb))
+			d.teams = append(d.teams, d.str(tb))
 		}
-		if len(u.Teams) == 0 {
-			u.Teams = nil
+		u.Teams = nil
+		if len(d.teams) > start {
+			u.Teams = d.teams[start:len(d.teams):len(d.teams)]
 		}
 	case ufBanned, ufShadowBanned, ufInvisible:
 		if t != fastjson.TypeTrue && t != fastjson.TypeFalse {
@@ -607,11 +638,11 @@ func (d *UserDecoder) decodeSet(v *fastjson.Value, p *UserPatch) error {
 			return
 		}
 		name := string(k)
-		if name == "created_at" || userReadOnly[name] {
+		if name == "created_at" || userReadOnly(name) {
 			ferr = InputError(name, "user %q: field %q cannot be set", p.ID, name)
 			return
 		}
-		if bit, ok := userFieldBits[name]; ok {
+		if bit, ok := userFieldBit(name); ok {
 			p.SetMask |= bit
 			ferr = d.setField(&p.Set, bit, name, fv)
 			return
@@ -649,13 +680,13 @@ func (d *UserDecoder) decodeUnset(v *fastjson.Value, p *UserPatch) error {
 			return InputError("unset", "user %q: \"unset\" must be an array of field names; it holds %s", p.ID, describeJSON(e))
 		}
 		name := string(e.GetStringBytes())
-		if name == "created_at" || userReadOnly[name] {
+		if name == "created_at" || userReadOnly(name) {
 			return InputError(name, "user %q: field %q cannot be unset", p.ID, name)
 		}
 		if name == "" {
 			return InputError("unset", "user %q: \"unset\" holds an empty field name", p.ID)
 		}
-		if bit, ok := userFieldBits[name]; ok {
+		if bit, ok := userFieldBit(name); ok {
 			p.UnsetMask |= bit
 			continue
 		}

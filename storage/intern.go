@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"unsafe"
 )
 
 // Interner maps string ids (user ids, channel cids) to dense uint32 ordinals starting at 1, and back.
@@ -95,6 +96,7 @@ func (in *Interner) Intern(dst []uint32, ids []string) ([]uint32, error) {
 		missing = missing || ord == 0
 		dst = append(dst, ord)
 	}
+	seen := len(in.ids)
 	in.mu.RUnlock()
 	if !missing {
 		return dst, nil
@@ -106,6 +108,8 @@ func (in *Interner) Intern(dst []uint32, ids []string) ([]uint32, error) {
 	in.mu.RLock()
 	next := uint32(len(in.ids))
 	in.mu.RUnlock()
+	// NB: when nothing was allocated since the first pass, its misses are still misses.
+	recheck := int(next) != seen
 	var (
 		newIDs []string
 		fresh  map[string]uint32
@@ -116,12 +120,15 @@ func (in *Interner) Intern(dst []uint32, ids []string) ([]uint32, error) {
 		if dst[start+i] != 0 {
 			continue
 		}
-		in.mu.RLock()
-		ord := in.ords[id]
-		in.mu.RUnlock()
+		var ord uint32
+		if recheck {
+			in.mu.RLock()
+			ord = in.ords[id]
+			in.mu.RUnlock()
+		}
 		if ord == 0 {
 			if fresh == nil {
-				fresh = make(map[string]uint32)
+				fresh = make(map[string]uint32, len(ids)-i)
 			}
 			ord = fresh[id]
 		}
@@ -131,7 +138,7 @@ func (in *Interner) Intern(dst []uint32, ids []string) ([]uint32, error) {
 			fresh[id] = ord
 			newIDs = append(newIDs, id)
 			key = binary.BigEndian.AppendUint32(append(key[:0], prefixInternRev, in.kind), ord)
-			b.Set(key, []byte(id))
+			b.Set(key, unsafe.Slice(unsafe.StringData(id), len(id))) // Set copies
 		}
 		dst[start+i] = ord
 	}
