@@ -3,9 +3,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, rejectsWith, assertDuration, ts, sleep, rnd } from '../harness.mjs';
 
-// Tests land as todo until their endpoints exist on main; flipped per test as they pass.
-const WAIT = 'waiting for /users endpoints';
-
 let srv, client;
 before(async () => {
   srv = await startServer();
@@ -17,7 +14,7 @@ after(async () => {
 
 const ids = (users) => users.map((u) => u.id);
 
-test('upsertUsers: map reply keyed by id, role defaults to user, custom fields top-level', { todo: WAIT }, async () => {
+test('upsertUsers: map reply keyed by id, role defaults to user, custom fields top-level', async () => {
   const res = await client.upsertUsers([
     { id: 'alice', name: 'Alice', color: 'red', age: 30, nested: { a: [1, 2] } },
     { id: 'bob', name: 'Bob', role: 'admin' },
@@ -39,7 +36,7 @@ test('upsertUsers: map reply keyed by id, role defaults to user, custom fields t
   assert.equal(res.users.bob.role, 'admin');
 });
 
-test('upsert replaces the stored user (fields not sent are dropped) and keeps created_at', { todo: WAIT }, async () => {
+test('upsert replaces the stored user (fields not sent are dropped) and keeps created_at', async () => {
   const first = (await client.upsertUser({ id: 'carol', name: 'Carol', color: 'green', team_size: 4 })).users.carol;
   await sleep(20);
   const res = await client.upsertUser({ id: 'carol', name: 'Carol B', mood: 'happy' });
@@ -60,7 +57,7 @@ test('upsert replaces the stored user (fields not sent are dropped) and keeps cr
   assert.equal(users[0].created_at, first.created_at);
 });
 
-test('partialUpdateUser set/unset: only the named fields change', { todo: WAIT }, async () => {
+test('partialUpdateUser set/unset: only the named fields change', async () => {
   await client.upsertUser({ id: 'dave', name: 'Dave', color: 'red', city: 'Oslo' });
   const res = await client.partialUpdateUser({ id: 'dave', set: { color: 'blue', score: 7 }, unset: ['name'] });
   assertDuration(res);
@@ -76,7 +73,7 @@ test('partialUpdateUser set/unset: only the named fields change', { todo: WAIT }
   assert.ok(q.name === undefined || q.name === '');
 });
 
-test('partialUpdateUsers updates several users in one call', { todo: WAIT }, async () => {
+test('partialUpdateUsers updates several users in one call', async () => {
   await client.upsertUsers([{ id: 'pu1', tag: 'x' }, { id: 'pu2', tag: 'x' }]);
   const res = await client.partialUpdateUsers([
     { id: 'pu1', set: { tag: 'y' } },
@@ -86,7 +83,7 @@ test('partialUpdateUsers updates several users in one call', { todo: WAIT }, asy
   assert.equal(res.users.pu2.tag, 'z');
 });
 
-test('queryUsers returns an array; $eq, $in, implicit $eq on custom fields', { todo: WAIT }, async () => {
+test('queryUsers returns an array; $eq, $in, implicit $eq on custom fields', async () => {
   const t = `q${rnd(3)}`;
   await client.upsertUsers([
     { id: `${t}-1`, name: 'Anna', country: 'USA', grp: t },
@@ -118,7 +115,7 @@ test('queryUsers returns an array; $eq, $in, implicit $eq on custom fields', { t
   assert.deepEqual(res.users, []);
 });
 
-test('queryUsers: $gte on created_at compares as time', { todo: WAIT }, async () => {
+test('queryUsers: $gte on created_at compares as time', async () => {
   const t = `c${rnd(3)}`;
   await client.upsertUsers([{ id: `${t}-old`, grp: t }]);
   await sleep(50);
@@ -134,7 +131,7 @@ test('queryUsers: $gte on created_at compares as time', { todo: WAIT }, async ()
   assert.deepEqual(ids(res.users), [`${t}-new`, `${t}-old`]);
 });
 
-test('queryUsers: numeric comparisons, $exists, role, team / teams', { todo: WAIT }, async () => {
+test('queryUsers: numeric comparisons, $exists, role, team / teams', async () => {
   const t = `n${rnd(3)}`;
   await client.upsertUsers([
     { id: `${t}-a`, grp: t, age: 20, teams: ['red'] },
@@ -156,7 +153,7 @@ test('queryUsers: numeric comparisons, $exists, role, team / teams', { todo: WAI
   assert.deepEqual(res.users[0].teams, ['red', 'blue']);
 });
 
-test('queryUsers: $autocomplete on name', { todo: WAIT }, async () => {
+test('queryUsers: $autocomplete on name', async () => {
   const t = `ac${rnd(3)}`;
   await client.upsertUsers([
     { id: `${t}-1`, grp: t, name: 'Alexander' },
@@ -171,7 +168,7 @@ test('queryUsers: $autocomplete on name', { todo: WAIT }, async () => {
   assert.deepEqual(res.users, []);
 });
 
-test('queryUsers: sort (custom field, id, created_at) and limit/offset paging', { todo: WAIT }, async () => {
+test('queryUsers: sort (custom field, id, created_at) and limit/offset paging', async () => {
   const t = `s${rnd(3)}`;
   const batch = [];
   for (let i = 0; i < 7; i++) batch.push({ id: `${t}-${i}`, grp: t, rank: (i * 3) % 7 });
@@ -189,7 +186,7 @@ test('queryUsers: sort (custom field, id, created_at) and limit/offset paging', 
   assert.deepEqual(ids(page3.users), [`${t}-6`]);
 });
 
-test('queryUsers: sort by created_at', { todo: WAIT }, async () => {
+test('queryUsers: sort by created_at', async () => {
   const t = `ca${rnd(3)}`;
   for (const n of ['x', 'y', 'z']) {
     await client.upsertUser({ id: `${t}-${n}`, grp: t });
@@ -201,12 +198,12 @@ test('queryUsers: sort by created_at', { todo: WAIT }, async () => {
   assert.deepEqual(ids(res.users), [`${t}-x`, `${t}-y`, `${t}-z`]);
 });
 
-test('queryUsers: a bad filter is 400 code 4', { todo: WAIT }, async () => {
+test('queryUsers: a bad filter is 400 code 4', async () => {
   await rejectsWith(client.queryUsers({ id: { $frobnicate: 'x' } }), 400, 4);
   await rejectsWith(client.queryUsers({ created_at: { $gte: 'not-a-date' } }), 400, 4);
 });
 
-test('deleteUser removes the user', { todo: WAIT }, async () => {
+test('deleteUser removes the user', async () => {
   await client.upsertUser({ id: 'doomed', name: 'D' });
   const res = await client.deleteUser('doomed', { hard_delete: true });
   assertDuration(res);
@@ -215,7 +212,7 @@ test('deleteUser removes the user', { todo: WAIT }, async () => {
   assert.deepEqual(users, []);
 });
 
-test('ids with "/", spaces and unicode survive path escaping', { todo: WAIT }, async () => {
+test('ids with "/", spaces and unicode survive path escaping', async () => {
   const weird = ['a b/c', 'über/ü 🎉', 'x%2Fy', 'colon:id'];
   const res = await client.upsertUsers(weird.map((id) => ({ id, name: `n-${id}` })));
   assert.deepEqual(Object.keys(res.users).sort(), [...weird].sort());
@@ -231,7 +228,7 @@ test('ids with "/", spaces and unicode survive path escaping', { todo: WAIT }, a
   }
 });
 
-test('bad input: user id over 255 chars, more than 100 users, nothing partly written', { todo: WAIT }, async () => {
+test('bad input: user id over 255 chars, more than 100 users, nothing partly written', async () => {
   const long = 'x'.repeat(256);
   await rejectsWith(client.upsertUsers([{ id: 'ok-before-long' }, { id: long }]), 400, 4);
   assert.deepEqual((await client.queryUsers({ id: 'ok-before-long' })).users, [], 'a rejected batch must not be partly written');
@@ -246,7 +243,7 @@ test('bad input: user id over 255 chars, more than 100 users, nothing partly wri
   assert.equal(Object.keys(ok.users).length, 100);
 });
 
-test('bad input: malformed JSON and wrong types get 400 code 4', { todo: WAIT }, async () => {
+test('bad input: malformed JSON and wrong types get 400 code 4', async () => {
   let r = await srv.raw('POST', '/users', { body: '{"users": {"a": ' });
   assert.equal(r.status, 400, r.text);
   assert.equal(r.json?.code, 4, r.text);

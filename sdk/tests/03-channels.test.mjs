@@ -3,9 +3,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, rejectsWith, assertDuration, ts, sleep, rnd } from '../harness.mjs';
 
-// Tests land as todo until their endpoints exist on main; flipped per test as they pass.
-const WAIT = 'waiting for /channels endpoints';
-
 let srv, client;
 before(async () => {
   srv = await startServer();
@@ -38,7 +35,7 @@ function assertChannelState(res, type, id) {
 
 const memberIds = (res) => res.members.map((m) => m.user?.id ?? m.user_id).sort();
 
-test('channel.create with id: members, creator, custom fields top-level', { todo: WAIT }, async () => {
+test('channel.create with id: members, creator, custom fields top-level', async () => {
   const ch = client.channel('messaging', 'general', {
     created_by_id: 'admin',
     members: ['u1', 'u2'],
@@ -66,7 +63,7 @@ test('channel.create with id: members, creator, custom fields top-level', { todo
   assert.equal(Object.keys(ch.state.members).length, 2);
 });
 
-test('get-or-create: asking again returns the same channel, unchanged', { todo: WAIT }, async () => {
+test('get-or-create: asking again returns the same channel, unchanged', async () => {
   const first = await client.channel('messaging', 'goc', { created_by_id: 'admin', members: ['u1'], n: 1 }).create();
   const other = srv.client();
   const again = await other.channel('messaging', 'goc', { created_by_id: 'u2', members: ['u3'], n: 2 }).query();
@@ -76,14 +73,14 @@ test('get-or-create: asking again returns the same channel, unchanged', { todo: 
   assert.equal(again.channel.n, 1);
 });
 
-test('creator at top level (create({created_by_id})) and as created_by object', { todo: WAIT }, async () => {
+test('creator at top level (create({created_by_id})) and as created_by object', async () => {
   const a = await client.channel('messaging', `top-${rnd(3)}`).create({ created_by_id: 'u1' });
   assert.equal(a.channel.created_by.id, 'u1');
   const b = await client.channel('messaging', `obj-${rnd(3)}`, { created_by: { id: 'u2' } }).create();
   assert.equal(b.channel.created_by.id, 'u2');
 });
 
-test('members as objects keep channel_role', { todo: WAIT }, async () => {
+test('members as objects keep channel_role', async () => {
   const res = await client
     .channel('messaging', `roles-${rnd(3)}`, {
       created_by_id: 'admin',
@@ -95,12 +92,12 @@ test('members as objects keep channel_role', { todo: WAIT }, async () => {
   assert.equal(byId.u2.channel_role, 'channel_member');
 });
 
-test('a new channel without a creator is 400 code 4', { todo: WAIT }, async () => {
+test('a new channel without a creator is 400 code 4', async () => {
   const err = await rejectsWith(client.channel('messaging', `nocreator-${rnd(3)}`, { members: ['u1'] }).create(), 400, 4);
   assert.match(err.message, /created_by/);
 });
 
-test('unknown members and unknown creator are 400 code 4 and create nothing', { todo: WAIT }, async () => {
+test('unknown members and unknown creator are 400 code 4 and create nothing', async () => {
   const id = `unknown-${rnd(3)}`;
   await rejectsWith(client.channel('messaging', id, { created_by_id: 'admin', members: ['u1', 'ghost'] }).create(), 400, 4);
   const id2 = `unknown2-${rnd(3)}`;
@@ -109,7 +106,7 @@ test('unknown members and unknown creator are 400 code 4 and create nothing', { 
   assert.deepEqual(found, []);
 });
 
-test('distinct channel (no id): !members- id, same channel whatever the member order', { todo: WAIT }, async () => {
+test('distinct channel (no id): !members- id, same channel whatever the member order', async () => {
   const res = await client.channel('messaging', { members: ['u3', 'u1'], created_by_id: 'u1' }).create();
   assertChannelState(res, 'messaging');
   assert.ok(res.channel.id.startsWith('!members-'), `distinct id: ${res.channel.id}`);
@@ -122,7 +119,7 @@ test('distinct channel (no id): !members- id, same channel whatever the member o
   assert.notEqual(different.channel.id, res.channel.id);
 });
 
-test('sendMessage: reply shape, custom fields top-level, client-supplied id', { todo: WAIT }, async () => {
+test('sendMessage: reply shape, custom fields top-level, client-supplied id', async () => {
   const ch = client.channel('messaging', 'general');
   const res = await ch.sendMessage({ text: 'hello', user_id: 'u1', custom_field: 1, extra: { deep: true } }, { skip_push: true });
   assertDuration(res);
@@ -154,12 +151,12 @@ test('sendMessage: reply shape, custom fields top-level, client-supplied id', { 
   assert.equal(got.text, 'hello');
 });
 
-test('sendMessage without an author is 400 code 4; to an unknown channel is 404 code 16', { todo: WAIT }, async () => {
+test('sendMessage without an author is 400 code 4; to an unknown channel is 404 code 16', async () => {
   await rejectsWith(client.channel('messaging', 'general').sendMessage({ text: 'anon' }), 400, 4);
   await rejectsWith(client.channel('messaging', `missing-${rnd(3)}`).sendMessage({ text: 'x', user_id: 'u1' }), 404, 16);
 });
 
-test('channel.query pages messages: newest page oldest-first, then id_lt', { todo: WAIT }, async () => {
+test('channel.query pages messages: newest page oldest-first, then id_lt', async () => {
   const id = `paging-${rnd(3)}`;
   const ch = client.channel('messaging', id, { created_by_id: 'admin', members: ['u1'] });
   await ch.create();
@@ -179,7 +176,7 @@ test('channel.query pages messages: newest page oldest-first, then id_lt', { tod
   assert.ok(Array.isArray(res.members));
 });
 
-test('queryChannels: filters on cid, id, type, members, created_by_id, team, custom; message_limit', { todo: WAIT }, async () => {
+test('queryChannels: filters on cid, id, type, members, created_by_id, team, custom; message_limit', async () => {
   const t = rnd(3);
   const a = `qa-${t}`;
   const b = `qb-${t}`;
@@ -221,7 +218,7 @@ test('queryChannels: filters on cid, id, type, members, created_by_id, team, cus
   assert.equal(res[0].messages[1].seq, 4);
 });
 
-test('queryChannels: sort and limit/offset; SDK hydration works server-side', { todo: WAIT }, async () => {
+test('queryChannels: sort and limit/offset; SDK hydration works server-side', async () => {
   const t = rnd(3);
   const made = [];
   for (let i = 0; i < 4; i++) {
@@ -240,11 +237,11 @@ test('queryChannels: sort and limit/offset; SDK hydration works server-side', { 
   assert.equal(channels[0].data.rank, 0);
 });
 
-test('queryChannels: a bad filter is 400 code 4', { todo: WAIT }, async () => {
+test('queryChannels: a bad filter is 400 code 4', async () => {
   await rejectsWith(client.queryChannelsRequest({ cid: { $bogus: 1 } }), 400, 4);
 });
 
-test('channel id over the limit and type/id mismatch are rejected with code 4', { todo: WAIT }, async () => {
+test('channel id over the limit and type/id mismatch are rejected with code 4', async () => {
   const r = await srv.raw('POST', `/channels/messaging/${'x'.repeat(256)}/query`, {
     body: { data: { created_by_id: 'admin' }, state: true },
   });

@@ -3,9 +3,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, rejectsWith, assertDuration, ts, eventually, rnd } from '../harness.mjs';
 
-// Tests land as todo until their endpoints exist on main; flipped per test as they pass.
-const WAIT = 'waiting for /segments endpoints';
-
 let srv, client;
 before(async () => {
   srv = await startServer();
@@ -38,7 +35,7 @@ function assertSegment(s, want) {
   for (const [k, v] of Object.entries(want || {})) assert.deepEqual(s[k], v, `segment.${k}`);
 }
 
-test('seed: user segment with id and a created_at filter (create, get)', { todo: WAIT }, async () => {
+test('seed: user segment with id and a created_at filter (create, get)', async () => {
   const segmentId = `seg-${rnd(3)}`;
   const segment = client.segment('user', segmentId, {
     name: 'New App Users Segment (optional)',
@@ -64,7 +61,7 @@ test('seed: user segment with id and a created_at filter (create, get)', { todo:
   assert.ok(sized, `filter segment size should become 4, is ${(await segment.get()).segment.size}`);
 });
 
-test('seed: segment without id sends id:null and gets a generated UUID', { todo: WAIT }, async () => {
+test('seed: segment without id sends id:null and gets a generated UUID', async () => {
   const userSegment = client.segment('user', { name: 'everyone', all_users: true });
   assert.equal(userSegment.id, null);
   const res = await userSegment.create();
@@ -76,14 +73,14 @@ test('seed: segment without id sends id:null and gets a generated UUID', { todo:
   assert.ok(sized, 'all_users segment size should reach the user count');
 });
 
-test('seed: segment without a name gets name ""', { todo: WAIT }, async () => {
+test('seed: segment without a name gets name ""', async () => {
   const res = await client.segment('user', `noname-${rnd(3)}`, {}).create();
   assert.equal(res.segment.name, '');
   assert.equal(res.segment.description, '');
   assert.equal(res.segment.size, 0);
 });
 
-test('seed: user segment by team filter with name and description', { todo: WAIT }, async () => {
+test('seed: user segment by team filter with name and description', async () => {
   const id = `team-${rnd(3)}`;
   const res = await client.segment('user', id, { filter: { team: 'commonteam' }, name: 'segment_name', description: 'segment_description' }).create();
   assertSegment(res.segment, { id, name: 'segment_name', description: 'segment_description', filter: { team: 'commonteam' } });
@@ -91,7 +88,7 @@ test('seed: user segment by team filter with name and description', { todo: WAIT
   assert.ok(sized, `team segment size should become 2, is ${(await client.getSegment(id)).segment.size}`);
 });
 
-test('seed: People in the USA (filter on a custom field)', { todo: WAIT }, async () => {
+test('seed: People in the USA (filter on a custom field)', async () => {
   const segment = client.segment('user', { name: 'People in the USA', filter: { country: 'USA' } });
   const res = await segment.create();
   const id = res.segment.id;
@@ -100,7 +97,7 @@ test('seed: People in the USA (filter on a custom field)', { todo: WAIT }, async
   assert.ok(sized, `USA segment size should become 2, is ${(await client.getSegment(id)).segment.size}`);
 });
 
-test('seed: static user segment — addTargets, targetExists, removeTargets, queryTargets, delete', { todo: WAIT }, async () => {
+test('seed: static user segment — addTargets, targetExists, removeTargets, queryTargets, delete', async () => {
   const segmentId = `static-${rnd(3)}`;
   const userSegment = client.segment('user', segmentId, { name: 'static' });
   await userSegment.create();
@@ -139,7 +136,7 @@ test('seed: static user segment — addTargets, targetExists, removeTargets, que
   assert.deepEqual(listed.segments, [], 'a deleted segment leaves query results');
 });
 
-test('queryTargets: operators and next/prev cursors in both directions', { todo: WAIT }, async () => {
+test('queryTargets: operators and next/prev cursors in both directions', async () => {
   const seg = client.segment('user', `cursor-${rnd(3)}`, {});
   await seg.create();
   const ids = [];
@@ -188,7 +185,7 @@ test('queryTargets: operators and next/prev cursors in both directions', { todo:
   assert.deepEqual(desc, ids.slice(2).reverse());
 });
 
-test('seed: channel segment — filter, addTargets(cids), removeTargets, targetExists, delete', { todo: WAIT }, async () => {
+test('seed: channel segment — filter, addTargets(cids), removeTargets, targetExists, delete', async () => {
   const segmentId = `chan-${rnd(3)}`;
   const channelSegment = client.segment('channel', segmentId, {
     name: 'segment_name',
@@ -212,7 +209,7 @@ test('seed: channel segment — filter, addTargets(cids), removeTargets, targetE
   await channelSegment.delete();
 });
 
-test('seed: all_sender_channels channel segment (size not computed)', { todo: WAIT }, async () => {
+test('seed: all_sender_channels channel segment (size not computed)', async () => {
   const channelSegment = client.segment('channel', { name: 'All my existing chats', all_sender_channels: true });
   const res = await channelSegment.create();
   assertSegment(res.segment, { type: 'channel', all_sender_channels: true, all_users: false, name: 'All my existing chats' });
@@ -220,7 +217,7 @@ test('seed: all_sender_channels channel segment (size not computed)', { todo: WA
   assert.equal(res.segment.size, 0);
 });
 
-test('update (PUT) changes name, description, filter; updated_at moves', { todo: WAIT }, async () => {
+test('update (PUT) changes name, description, filter; updated_at moves', async () => {
   const id = `upd-${rnd(3)}`;
   const seg = client.segment('user', id, { name: 'before', filter: { country: 'NL' } });
   const created = (await seg.create()).segment;
@@ -238,7 +235,7 @@ test('update (PUT) changes name, description, filter; updated_at moves', { todo:
   assert.ok(sized, 'size recomputed after the filter changed');
 });
 
-test('querySegments: filters on id, name, type, all_users, created_at; sort; limit/next', { todo: WAIT }, async () => {
+test('querySegments: filters on id, name, type, all_users, created_at; sort; limit/next', async () => {
   const t = rnd(3);
   const made = [];
   for (let i = 0; i < 5; i++) {
@@ -279,7 +276,7 @@ test('querySegments: filters on id, name, type, all_users, created_at; sort; lim
   assert.equal(pages.length, 3);
 });
 
-test('segment ids with "/", spaces and unicode route intact', { todo: WAIT }, async () => {
+test('segment ids with "/", spaces and unicode route intact', async () => {
   const id = `seg 1/x ü ${rnd(2)}`;
   const seg = client.segment('user', id, { name: 'weird' });
   const res = await seg.create();
@@ -294,7 +291,7 @@ test('segment ids with "/", spaces and unicode route intact', { todo: WAIT }, as
   await seg.delete();
 });
 
-test('validation: type, lengths, exclusive kinds, kind/type fit, target counts → 400 code 4', { todo: WAIT }, async () => {
+test('validation: type, lengths, exclusive kinds, kind/type fit, target counts → 400 code 4', async () => {
   await rejectsWith(client.createSegment('bogus', null, { name: 'x' }), 400, 4);
   await rejectsWith(client.createSegment(undefined, null, { name: 'x' }), 400, 4);
   await rejectsWith(client.segment('user', 'x'.repeat(256), {}).create(), 400, 4);
@@ -322,7 +319,7 @@ test('validation: type, lengths, exclusive kinds, kind/type fit, target counts �
   assert.equal(page.targets.length, 10000);
 });
 
-test('unknown segment: get/update/delete/addtargets/queryTargets are 404 code 16', { todo: WAIT }, async () => {
+test('unknown segment: get/update/delete/addtargets/queryTargets are 404 code 16', async () => {
   const missing = `missing-${rnd(3)}`;
   await rejectsWith(client.getSegment(missing), 404, 16);
   await rejectsWith(client.updateSegment(missing, { name: 'x' }), 404, 16);
