@@ -254,3 +254,49 @@ test('bad input: malformed JSON and wrong types get 400 code 4', async () => {
   assert.equal(r.status, 400, r.text);
   assert.equal(r.json?.code, 4, r.text);
 });
+
+test('a body over -http.maxBodySize is 413 code 22 and writes nothing', async () => {
+  const big = { users: { huge: { id: 'huge', blob: 'x'.repeat(17 * 1024 * 1024) } } };
+  const r = await srv.raw('POST', '/users', { body: big });
+  assert.equal(r.status, 413, r.text.slice(0, 300));
+  assert.equal(r.json?.code, 22, r.text.slice(0, 300));
+  assert.deepEqual((await client.queryUsers({ id: 'huge' })).users, []);
+});
+
+test('soft delete hides the user from reads; deleting again is 404 code 16', async () => {
+  await client.upsertUser({ id: 'soft', name: 'Soft' });
+  const res = await client.deleteUser('soft');
+  assert.equal(res.user?.id, 'soft');
+  assert.deepEqual((await client.queryUsers({ id: 'soft' })).users, []);
+  await rejectsWith(client.partialUpdateUser({ id: 'soft', set: { a: 1 } }), 404, 16);
+  await rejectsWith(client.deleteUser('never-existed', { hard_delete: true }), 404, 16);
+});
+
+test('partialUpdateUser on an unknown user is 404 code 16; id cannot be set', async () => {
+  await rejectsWith(client.partialUpdateUser({ id: 'ghost-user', set: { a: 1 } }), 404, 16);
+  await client.upsertUser({ id: 'fixed-id' });
+  await rejectsWith(client.partialUpdateUser({ id: 'fixed-id', set: { id: 'other' } }), 400, 4);
+});
+
+test('POST /users/import (NDJSON extension): good lines stored, bad lines reported by line number', async () => {
+  const lines = [
+    JSON.stringify({ id: 'imp-1', name: 'Imp One', country: 'USA' }),
+    '{"id": "imp-broken", ',
+    '',
+    JSON.stringify({ id: 'imp-2', name: 'Imp Two', teams: ['red'] }),
+    JSON.stringify({ name: 'no id' }),
+    JSON.stringify({ id: 'imp-3' }),
+  ];
+  const r = await srv.raw('POST', '/users/import', { body: lines.join('\n') + '\n', headers: { 'content-type': 'application/x-ndjson' } });
+  assert.equal(r.status, 201, r.text);
+  assertDuration(r.json);
+  assert.equal(r.json.imported, 3);
+  assert.equal(r.json.failed, 2);
+  assert.deepEqual(r.json.errors.map((e) => e.line), [2, 5]);
+  for (const e of r.json.errors) assert.ok(typeof e.reason === 'string' && e.reason.length > 0);
+  const { users } = await client.queryUsers({ id: { $in: ['imp-1', 'imp-2', 'imp-3', 'imp-broken'] } }, { id: 1 });
+  assert.deepEqual(ids(users), ['imp-1', 'imp-2', 'imp-3']);
+  assert.equal(users[0].country, 'USA');
+  assert.deepEqual(users[1].teams, ['red']);
+  assert.equal(users[2].role, 'user');
+});
