@@ -22,9 +22,9 @@
 //	0x20    <campaign id>                                Campaign record
 //	0x21    <be32 len><campaign id><be16 container hi>   frozen audience container
 //	0x22    <campaign id>                                fan-out progress (cursor, stats)
-//	0x30    <be64 seq>                                   OutboxEvent
-//	0x31    <sink name>                                  be64 last seq the sink delivered
-//	0x32    <sink name><be64 seq>                        OutboxEvent that exhausted its retries
+//	0x30    <be64 seq>                                   OutboxEvent (removed once every enabled sink passed it)
+//	0x31    <sink name: kafka|push|webhook|gc>           be64 last seq the sink passed ("gc": last seq removed)
+//	0x32    <sink name><be64 seq>                        dead letter: engine/outbox DeadLetter (attempts, time, error, OutboxEvent)
 //	0x40    <yyyymm>                                     be64 campaign messages sent that month
 //
 // # Interning

@@ -254,8 +254,17 @@ type relay struct {
 	cursor atomic.Uint64 // last seq passed and durably recorded
 	wake   chan struct{}
 
-	evs   []Event
-	arena []byte
+	// bufs are two read buffers: while the sink delivers one, the next batch is read into the
+	// other. next is that prefetched batch, if any.
+	bufs [2]batch
+	next *batch
+}
+
+// batch is a run of outbox events read in one go; evs' JSON aliases arena.
+type batch struct {
+	from, last uint64 // seqs covered: [from, last]
+	evs        []Event
+	arena      []byte
 }
 
 func newRelay(m *Manager, s sink, cursor uint64) *relay {
@@ -303,44 +312,79 @@ func (r *relay) run(ctx context.Context) {
 	}
 }
 
-// step delivers one batch; it reports whether it moved the cursor.
+// step delivers one batch, reading the following one meanwhile; it reports whether it moved the
+// cursor.
 func (r *relay) step(ctx context.Context) (bool, error) {
-	h := r.m.src.Horizon()
 	cur := r.cursor.Load()
-	if cur+1 >= h {
-		r.met.lag.Set(0)
-		return false, nil
-	}
-	r.met.lag.Set(float64(h - 1 - cur))
-	last, err := r.read(cur+1, h)
-	if err != nil {
-		return false, err
-	}
-	if len(r.evs) > 0 {
-		if err := r.s.deliver(ctx, r.evs); err != nil {
+	b := r.next
+	r.next = nil
+	if b == nil || b.from != cur+1 {
+		h := r.m.src.Horizon()
+		if cur+1 >= h {
+			r.met.lag.Set(0)
+			return false, nil
+		}
+		b = &r.bufs[0]
+		if err := r.read(b, cur+1, h); err != nil {
 			return false, err
 		}
 	}
-	if err := r.m.saveCursor(r.s.name(), last); err != nil {
+	// Prefetch the next batch while the sink works on this one.
+	var (
+		nb      *batch
+		nbErr   error
+		fetched = make(chan struct{})
+	)
+	if h := r.m.src.Horizon(); b.last+1 < h {
+		nb = &r.bufs[0]
+		if nb == b {
+			nb = &r.bufs[1]
+		}
+		r.met.lag.Set(float64(h - 1 - cur))
+		go func() {
+			defer close(fetched)
+			nbErr = r.read(nb, b.last+1, h)
+		}()
+	} else {
+		close(fetched)
+	}
+	var err error
+	if len(b.evs) > 0 {
+		err = r.s.deliver(ctx, b.evs)
+	}
+	<-fetched
+	if err != nil {
 		return false, err
 	}
-	r.cursor.Store(last)
-	r.met.lag.Set(float64(h - 1 - last))
+	if err := r.m.saveCursor(r.s.name(), b.last); err != nil {
+		return false, err
+	}
+	r.cursor.Store(b.last)
+	if nb != nil && nbErr == nil {
+		r.next = nb
+	}
+	if h := r.m.src.Horizon(); h-1 > b.last {
+		r.met.lag.Set(float64(h - 1 - b.last))
+	} else {
+		r.met.lag.Set(0)
+	}
 	return true, nil
 }
 
-// read loads up to BatchSize events (and about BatchBytes of JSON) with seqs in [from, h) into
-// r.evs and returns the seq the batch covers through: the last event's seq when the batch is cut
-// short, else h-1 (seqs without an entry below the horizon belong to failed commits).
-func (r *relay) read(from, h uint64) (uint64, error) {
-	r.evs = r.evs[:0]
-	r.arena = r.arena[:0]
+// read loads up to BatchSize events (and about BatchBytes of JSON) with seqs in [from, h) into b;
+// b.last is the last event's seq when the batch is cut short, else h-1 (seqs without an entry
+// below the horizon belong to failed commits).
+func (r *relay) read(b *batch, from, h uint64) error {
+	b.from, b.last = from, h-1
+	clear(b.evs) // drop the previous batch's strings
+	b.evs = b.evs[:0]
+	b.arena = b.arena[:0]
 	var lo, hi [9]byte
 	it := r.m.db.NewIter(storage.NewKey(lo[:0], storage.PrefixOutbox).U64(from), storage.NewKey(hi[:0], storage.PrefixOutbox).U64(h))
-	last, size := h-1, 0
+	size := 0
 	for ok := it.First(); ok; ok = it.Next() {
-		if len(r.evs) >= r.m.opts.BatchSize || size >= r.m.opts.BatchBytes {
-			last = r.evs[len(r.evs)-1].Seq
+		if len(b.evs) >= r.m.opts.BatchSize || size >= r.m.opts.BatchBytes {
+			b.last = b.evs[len(b.evs)-1].Seq
 			break
 		}
 		k := it.Key()
@@ -349,24 +393,24 @@ func (r *relay) read(from, h uint64) (uint64, error) {
 			continue
 		}
 		seq := binary.BigEndian.Uint64(k[1:])
-		start := len(r.arena)
-		r.arena = append(r.arena, it.Value()...)
-		r.evs = append(r.evs, Event{Seq: seq})
-		ev := &r.evs[len(r.evs)-1]
-		if err := ev.Unmarshal(r.arena[start:]); err != nil {
+		start := len(b.arena)
+		b.arena = append(b.arena, it.Value()...)
+		b.evs = append(b.evs, Event{Seq: seq})
+		ev := &b.evs[len(b.evs)-1]
+		if err := ev.Unmarshal(b.arena[start:]); err != nil {
 			// NB: a record that cannot be decoded can never be delivered; holding every sink
 			// back for it forever would be worse than skipping it loudly.
 			r.m.log.Error("skipping an undecodable outbox event", "sink", r.s.name(), "seq", seq, "err", err)
 			r.met.corrupt.Inc()
-			r.evs = r.evs[:len(r.evs)-1]
+			b.evs = b.evs[:len(b.evs)-1]
 			continue
 		}
 		size += len(ev.JSON)
 	}
 	if err := it.Close(); err != nil {
-		return 0, fmt.Errorf("cannot read the outbox from seq %d: %w", from, err)
+		return fmt.Errorf("cannot read the outbox from seq %d: %w", from, err)
 	}
-	return last, nil
+	return nil
 }
 
 // nextBackoff doubles cur (starting at min) up to max.
