@@ -182,6 +182,9 @@ test('seed: first example — create_channels with channel_template (id, custom,
   const done = await waitStatus(campaign, 'completed');
   assert.equal(done.stats.stats_messages_sent, RECEIVERS.length);
   assert.equal(done.stats.stats_channels_created, RECEIVERS.length);
+  // the campaign's users page holds the (frozen) segment audience
+  const withUsers = await campaign.get({ users: { limit: 10 } });
+  assert.deepEqual(withUsers.campaign.users.map((u) => u.id).sort(), RECEIVERS.map((r) => r.id).sort());
 
   for (const r of RECEIVERS) {
     const state = await messagesIn('messaging', `${r.id}-sender2`);
@@ -256,6 +259,30 @@ test('a missing template value renders empty', { todo: WAIT }, async () => {
   await waitStatus(campaign, 'completed');
   const state = await messagesIn('messaging', 'tmpl-r-cy');
   assert.equal(state.messages.at(-1).text, 'Tier:..');
+});
+
+test('members_template: role and custom of template members; dotted template paths into custom fields', async () => {
+  await client.upsertUser({ id: 'r-dot', name: 'Dot', address: { city: 'Oslo', zip: '0150' } });
+  const campaign = client.campaign({
+    user_ids: ['r-dot'],
+    sender_id: 'sender',
+    message_template: { text: 'Hello {{ receiver.name }} from {{receiver.address.city}}, {{ channel.id }}' },
+    create_channels: true,
+    channel_template: {
+      type: 'messaging',
+      id: 'mt-{{ receiver.id }}',
+      members_template: [{ user_id: 'user-id-1', channel_role: 'channel_moderator', custom: { vip: true } }],
+    },
+  });
+  await campaign.create();
+  await campaign.start();
+  await waitStatus(campaign, 'completed');
+  const state = await messagesIn('messaging', 'mt-r-dot');
+  assert.equal(state.messages.at(-1).text, 'Hello Dot from Oslo, mt-r-dot');
+  const byId = Object.fromEntries(state.members.map((m) => [m.user.id, m]));
+  assert.deepEqual(Object.keys(byId).sort(), ['r-dot', 'sender', 'user-id-1']);
+  assert.equal(byId['user-id-1'].channel_role, 'channel_moderator');
+  assert.equal(byId['user-id-1'].vip, true, 'members_template custom is top-level on the member');
 });
 
 test('sender_mode include adds the sender to existing channels; without create_channels missing channels are skipped', { todo: WAIT }, async () => {
@@ -507,9 +534,11 @@ test('queryCampaigns: each filter of the seed, sort, limit/next, user_limit', { 
   assert.deepEqual(ids(second), [c1.id]);
   assert.ok(!second.next);
 
-  // user_limit caps the embedded users
-  res = await client.queryCampaigns({ id: c3.id }, sort, { user_limit: 1 });
-  assert.equal(res.campaigns[0].users.length, 1);
+  // user_limit caps the embedded users (a user_ids campaign: its targets are known in draft)
+  const c4 = await mk(`q4-${t}`, { name: `name-4-${t}`, user_ids: ['r-ann', 'r-bob', 'r-cy'] });
+  res = await client.queryCampaigns({ id: c4.id }, sort, { user_limit: 2 });
+  assert.deepEqual(res.campaigns[0].users.map((u) => u.id), ['r-ann', 'r-bob']);
+  assert.equal(res.campaigns[0].users[0].name, 'Ann');
 
   await c2.stop();
   await rejectsWith(client.queryCampaigns({ status: { $bogus: 1 } }), 400, 4);
