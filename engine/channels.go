@@ -305,8 +305,10 @@ type ChannelSpec struct {
 	// EventID is the event's id; "" = a random UUID.
 	EventID string
 	// CreatorJSON is the creator's UserResponse when the caller has it encoded (a campaign's
-	// sender); nil = read it.
+	// sender); nil = from Users.
 	CreatorJSON []byte
+	// Users supplies (and caches) the UserResponses of the creator and members; nil = read each.
+	Users *UserJSONCache
 }
 
 // MemberSpec is one member to add.
@@ -314,7 +316,8 @@ type MemberSpec struct {
 	User        uint32
 	ChannelRole string // "" = channel_member
 	Custom      []byte // raw JSON object or empty
-	// UserJSON is the member's UserResponse when the caller has it encoded; nil = read it.
+	// UserJSON is the member's UserResponse when the caller has it encoded; nil = from the
+	// cache passed along (ChannelSpec.Users) or read.
 	UserJSON []byte
 }
 
@@ -349,7 +352,7 @@ func (e *Engine) CreateChannelTx(tx *Tx, spec *ChannelSpec) (*ChannelRef, error)
 	}
 	ref.members = &eventMembers{}
 	for i := range spec.Members {
-		if err := e.addMemberTx(tx, ref, &spec.Members[i], now); err != nil {
+		if err := e.addMemberTx(tx, ref, &spec.Members[i], now, spec.Users); err != nil {
 			return nil, err
 		}
 	}
@@ -359,7 +362,7 @@ func (e *Engine) CreateChannelTx(tx *Tx, spec *ChannelSpec) (*ChannelRef, error)
 	}
 	creator := spec.CreatorJSON
 	if creator == nil {
-		if creator, err = e.userJSON(nil, spec.CreatedBy); err != nil {
+		if creator, err = e.userJSONVia(spec.Users, spec.CreatedBy); err != nil {
 			return nil, err
 		}
 	}
@@ -376,7 +379,7 @@ func (e *Engine) CreateChannelTx(tx *Tx, spec *ChannelSpec) (*ChannelRef, error)
 // AddMemberTx adds a member to the locked channel ref within tx (member record, reverse-index key,
 // member_count). It returns false, writing nothing, when the user is a member already. It emits
 // no event.
-func (e *Engine) AddMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec) (added bool, err error) {
+func (e *Engine) AddMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec, users *UserJSONCache) (added bool, err error) {
 	e.checkLocked(tx, ref)
 	if _, err := e.memberRecordTx(tx, ref.Ord, m.User); err == nil {
 		return false, nil
@@ -384,12 +387,12 @@ func (e *Engine) AddMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec) (added bool
 		return false, err
 	}
 	if ref.members == nil {
-		if err := e.loadEventMembersTx(tx, ref); err != nil {
+		if err := e.loadEventMembersTx(tx, ref, users); err != nil {
 			return false, err
 		}
 	}
 	now := e.nowMicros()
-	if err := e.addMemberTx(tx, ref, m, now); err != nil {
+	if err := e.addMemberTx(tx, ref, m, now, users); err != nil {
 		return false, err
 	}
 	e.putChannelTx(tx, ref)
@@ -397,7 +400,7 @@ func (e *Engine) AddMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec) (added bool
 }
 
 // addMemberTx writes a member the caller knows is new and updates ref (count, event cache).
-func (e *Engine) addMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec, now int64) error {
+func (e *Engine) addMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec, now int64, users *UserJSONCache) error {
 	if m.User == 0 {
 		panic("BUG: member without a user ordinal")
 	}
@@ -423,7 +426,7 @@ func (e *Engine) addMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec, now int64) 
 		uj := m.UserJSON
 		if uj == nil {
 			var err error
-			if uj, err = e.userJSON(nil, m.User); err != nil {
+			if uj, err = e.userJSONVia(users, m.User); err != nil {
 				return err
 			}
 		}
@@ -471,7 +474,7 @@ func (e *Engine) memberRecordTx(tx *Tx, chanOrd, userOrd uint32) (*storage.Membe
 }
 
 // loadEventMembersTx fills ref.members from the stored members (through tx).
-func (e *Engine) loadEventMembersTx(tx *Tx, ref *ChannelRef) error {
+func (e *Engine) loadEventMembersTx(tx *Tx, ref *ChannelRef, users *UserJSONCache) error {
 	em := &eventMembers{}
 	lower := storage.NewKey(nil, storage.PrefixMember).U32(ref.Ord)
 	it := tx.B.NewIter(lower, storage.PrefixEnd(nil, lower))
@@ -504,7 +507,7 @@ func (e *Engine) loadEventMembersTx(tx *Tx, ref *ChannelRef) error {
 		if i > 0 {
 			em.json = append(em.json, ',')
 		}
-		uj, err := e.userJSON(nil, em.ords[i])
+		uj, err := e.userJSONVia(users, em.ords[i])
 		if err != nil {
 			return err
 		}

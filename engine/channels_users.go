@@ -23,13 +23,40 @@ func appendGoneUserJSON(dst []byte, id string) []byte {
 	return append(dst, '}')
 }
 
-// userJSONCache encodes each user of one reply once.
-type userJSONCache struct {
+// UserJSONCache holds encoded UserResponses by user ordinal so that a caller writing or reading
+// many channels and messages encodes each user once: the fan-out seeds it with the sender and a
+// chunk's receivers (Put) and passes it in ChannelSpec.Users and MessageOptions.Users. Users not
+// in it are read and added on first use. It is not safe for concurrent use; a nil cache reads
+// every time.
+type UserJSONCache struct {
 	e *Engine
 	m map[uint32][]byte
 }
 
-func (c *userJSONCache) get(ord uint32) ([]byte, error) {
+// NewUserJSONCache returns an empty cache.
+func (e *Engine) NewUserJSONCache() *UserJSONCache { return &UserJSONCache{e: e} }
+
+// Put stores the UserResponse of ord (e.g. AppendUserJSON of a record the caller loaded).
+// The cache keeps j: the caller must not modify it afterwards.
+func (c *UserJSONCache) Put(ord uint32, j []byte) {
+	if c.m == nil {
+		c.m = make(map[uint32][]byte)
+	}
+	c.m[ord] = j
+}
+
+// Reset empties the cache, keeping its memory (e.g. between fan-out chunks).
+func (c *UserJSONCache) Reset() { clear(c.m) }
+
+// userJSONVia returns the UserResponse of ord from c (nil c: read it).
+func (e *Engine) userJSONVia(c *UserJSONCache, ord uint32) ([]byte, error) {
+	if c == nil {
+		return e.userJSON(nil, ord)
+	}
+	return c.get(ord)
+}
+
+func (c *UserJSONCache) get(ord uint32) ([]byte, error) {
 	if j, ok := c.m[ord]; ok {
 		return j, nil
 	}
@@ -45,7 +72,7 @@ func (c *userJSONCache) get(ord uint32) ([]byte, error) {
 }
 
 // load encodes every ord not cached yet with one ordered read.
-func (c *userJSONCache) load(ords []uint32) error {
+func (c *UserJSONCache) load(ords []uint32) error {
 	var need []uint32
 	for _, o := range ords {
 		if _, ok := c.m[o]; !ok && o != 0 {

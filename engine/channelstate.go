@@ -127,7 +127,7 @@ func (e *Engine) GetOrCreateChannel(dst []byte, req *ChannelRequest) ([]byte, er
 			return dst, err
 		}
 	}
-	cache := &userJSONCache{e: e}
+	cache := e.NewUserJSONCache()
 	return e.appendChannelState(dst, ord, ch, &req.Messages, req.MemberLimit, req.MemberOffset, cache)
 }
 
@@ -176,7 +176,7 @@ func (e *Engine) createChannel(req *ChannelRequest, memberIDs []string) (uint32,
 }
 
 // appendChannelState appends a ChannelStateResponse object (without "duration") for channel ord.
-func (e *Engine) appendChannelState(dst []byte, ord uint32, ch *storage.Channel, page *MessagePage, memberLimit, memberOffset int, cache *userJSONCache) ([]byte, error) {
+func (e *Engine) appendChannelState(dst []byte, ord uint32, ch *storage.Channel, page *MessagePage, memberLimit, memberOffset int, cache *UserJSONCache) ([]byte, error) {
 	msgs, err := e.ChannelMessages(ord, page)
 	if err != nil {
 		return dst, err
@@ -392,7 +392,7 @@ func (e *Engine) SendMessage(dst []byte, req *SendMessageRequest) ([]byte, error
 	if err := e.Commit(tx); err != nil {
 		return dst, fmt.Errorf("cannot store message in %s: %w", ref.CID, err)
 	}
-	cache := &userJSONCache{e: e}
+	cache := e.NewUserJSONCache()
 	author, err := cache.get(msg.User)
 	if err != nil {
 		return dst, err
@@ -495,7 +495,7 @@ func (e *Engine) QueryChannels(dst []byte, req *QueryChannelsRequest) ([]byte, e
 	} else {
 		docs = docs[req.Offset:min(len(docs), keep)]
 	}
-	cache := &userJSONCache{e: e}
+	cache := e.NewUserJSONCache()
 	dst = append(dst, `{"channels":[`...)
 	for i, d := range docs {
 		if i > 0 {

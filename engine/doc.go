@@ -19,8 +19,57 @@
 // second. Webhook dead letters are listed and replayed through Engine.DeadLetters and
 // Engine.ReplayDeadLetters. See the engine/outbox package doc and README "Delivery".
 //
+// # Channels and messages
+//
+// A channel is interned ("type:id" → ordinal, DB.Channels) and stored as one record holding its
+// counters (member_count, message_count, next message seq, last_message_at); members, reverse
+// membership keys, messages and the message-id index sit beside it (storage/doc.go). The API
+// endpoints and the campaign fan-out share one implementation, the Tx-level functions, which write
+// into a Tx and never commit:
+//
+//	ChannelByCID(cid)                 lock-free read, for readers
+//	ChannelTx(tx, typ, id)            lock the channel for tx and read it through tx's batch
+//	CreateChannelTx(tx, *ChannelSpec) get or create: channel + members + reverse keys + channel.created
+//	AddMemberTx(tx, ref, *MemberSpec, users)
+//	                                  one more member (no event); false if already a member
+//	AppendMessageTx(tx, ref, msg, *MessageOptions)
+//	                                  next seq, message + id index + channel counters + message.new
+//	DistinctChannelID(members)        "!members-" + base64url(sha256(sorted unique ids))
+//
+// Concurrency contract: a channel's record is read-modify-written, so every writer locks it first.
+// ChannelTx and CreateChannelTx take the channel's lock stripe (FNV of the cid, 16384 stripes) and
+// the Tx holds it until Commit or Discard; the returned *ChannelRef is then current for the whole
+// Tx and AddMemberTx/AppendMessageTx keep ref.Ch and the stored record in step (they panic if the
+// Tx does not hold the lock). Hence two concurrent get-or-creates of one new channel yield one
+// channel, and two concurrent sends get distinct seqs. A plain Tx (NewTx) may lock ONE channel;
+// a Tx that writes many channels must be a bulk Tx (NewBulkTx): bulk Txs run one at a time, so no
+// lock cycle can form (a plain Tx never waits while holding a stripe, except on Interner.allocMu
+// and the commit). Client-supplied message ids are reserved in memory (no waiting) until the Tx
+// ends, so two concurrent sends of one new id cannot both pass the duplicate check.
+//
+// Fan-out usage, one bulk Tx per chunk of recipients:
+//
+//	ords, _ := db.Channels.Intern(nil, cids)   // one fsync for the chunk's new cids
+//	users.Reset(); users.Put(sender, senderJSON); users.Put(rcpt, AppendUserJSON(nil, u)) ...
+//	tx := e.NewBulkTx()
+//	for each recipient i:
+//	    ref, ok, _ := e.ChannelTx(tx, typ, ids[i])
+//	    if !ok { ref, _ = e.CreateChannelTx(tx, &ChannelSpec{Ord: ords[i], CreatorJSON: senderJSON, SkipWebhook: ...,
+//	                      Members: []MemberSpec{{User: sender, UserJSON: senderJSON}, {User: rcpt, UserJSON: rcptJSON}}}) }
+//	    e.AppendMessageTx(tx, ref, &storage.Message{ID: derivedID, User: sender, ...},
+//	                      &MessageOptions{TrustID: true, EventID: derivedEventID, Users: users, SkipPush: ...})
+//	... campaign cursor and stats into tx.B ...
+//	e.Commit(tx)                               // one fsync; the locks are released
+//
+// Passing pre-encoded user JSON (a UserJSONCache seeded with the chunk's users, or CreatorJSON,
+// MemberSpec.UserJSON, MessageOptions.UserJSON) and TrustID avoids every per-recipient Pebble read
+// but the channel lookup (and, for an existing channel, its member keys). The ChannelRef of a channel
+// created or loaded earlier in the same Tx must be reused for further messages to it (several
+// recipients of one templated channel): ChannelTx called again returns the batch's copy too.
+//
 // # Lock order
 //
-// Interner.allocMu → Interner.mu; seqAllocator.mu is a leaf. No engine lock is held across a Pebble
-// commit except Interner.allocMu.
+// channelsState.bulkMu → channel lock stripe → Interner.allocMu → Interner.mu; seqAllocator.mu and
+// channelsState.idsMu are leaves. Channel lock stripes and Interner.allocMu are the only engine locks
+// held across a Pebble commit (besides the users' record stripes, see users.go).
 package engine

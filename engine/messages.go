@@ -22,8 +22,11 @@ type MessageOptions struct {
 	// TrustID skips the duplicate check of msg.ID: for ids unique by construction (the fan-out's
 	// ids derived from campaign and recipient). It saves one Pebble read per message.
 	TrustID bool
-	// UserJSON is the author's UserResponse when the caller has it encoded; nil = read it.
+	// UserJSON is the author's UserResponse when the caller has it encoded; nil = from Users.
 	UserJSON []byte
+	// Users supplies (and caches) the UserResponses of the author, the members listed in the
+	// event and mentioned users; nil = read each.
+	Users *UserJSONCache
 }
 
 // Message types.
@@ -87,18 +90,18 @@ func (e *Engine) AppendMessageTx(tx *Tx, ref *ChannelRef, msg *storage.Message, 
 	}
 
 	if ref.members == nil {
-		if err := e.loadEventMembersTx(tx, ref); err != nil {
+		if err := e.loadEventMembersTx(tx, ref, opts.Users); err != nil {
 			return err
 		}
 	}
 	author := opts.UserJSON
 	if author == nil {
 		var err error
-		if author, err = e.userJSON(nil, msg.User); err != nil {
+		if author, err = e.userJSONVia(opts.Users, msg.User); err != nil {
 			return err
 		}
 	}
-	mentioned, err := e.mentionedJSON(msg.MentionedUsers)
+	mentioned, err := e.mentionedJSON(msg.MentionedUsers, opts.Users)
 	if err != nil {
 		return err
 	}
@@ -148,13 +151,13 @@ func eventID(id string) string {
 }
 
 // mentionedJSON returns the UserResponses of ords, or nil when there are none.
-func (e *Engine) mentionedJSON(ords []uint32) ([][]byte, error) {
+func (e *Engine) mentionedJSON(ords []uint32, users *UserJSONCache) ([][]byte, error) {
 	if len(ords) == 0 {
 		return nil, nil
 	}
 	out := make([][]byte, len(ords))
 	for i, o := range ords {
-		j, err := e.userJSON(nil, o)
+		j, err := e.userJSONVia(users, o)
 		if err != nil {
 			return nil, err
 		}
