@@ -11,9 +11,9 @@
 //	0x02    <kind 'u'|'c'><be32 ordinal>                 interned id (user id or channel cid)
 //	0x03    <be32 user ord>                              User record
 //	0x04    <be32 channel ord>                           Channel record
-//	0x05    <be32 channel ord><be32 user ord>            Member record
+//	0x05    <be32 channel ord><be32 user ord>            Member record (its 0x06 twin is written with it)
 //	0x06    <be32 user ord><be32 channel ord>            empty: the channels a user is member of
-//	0x07    <be32 channel ord><be64 message seq>         Message record
+//	0x07    <be32 channel ord><be64 message seq>         Message record (seqs from 1, per channel)
 //	0x08    <message id>                                 <be32 channel ord><be64 message seq>
 //	0x10    <segment id>                                 Segment record
 //	0x11    <be32 len><segment id><be16 container hi>    roaring container of target ordinals
