@@ -317,8 +317,11 @@ type MemberSpec struct {
 	ChannelRole string // "" = channel_member
 	Custom      []byte // raw JSON object or empty
 	// UserJSON is the member's UserResponse when the caller has it encoded; nil = from the
-	// cache passed along (ChannelSpec.Users) or read.
+	// cache passed along (ChannelSpec.Users, MemberSpec.Users) or read.
 	UserJSON []byte
+	// Users, for AddMemberTx only, supplies the UserResponses of the channel's other members
+	// when their list must be loaded for later event bodies; nil = read each.
+	Users *UserJSONCache
 }
 
 // DefaultChannelRole is the channel_role of a member added without one.
@@ -379,7 +382,8 @@ func (e *Engine) CreateChannelTx(tx *Tx, spec *ChannelSpec) (*ChannelRef, error)
 // AddMemberTx adds a member to the locked channel ref within tx (member record, reverse-index key,
 // member_count). It returns false, writing nothing, when the user is a member already. It emits
 // no event.
-func (e *Engine) AddMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec, users *UserJSONCache) (added bool, err error) {
+func (e *Engine) AddMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec) (added bool, err error) {
+	users := m.Users
 	e.checkLocked(tx, ref)
 	if _, err := e.memberRecordTx(tx, ref.Ord, m.User); err == nil {
 		return false, nil

@@ -282,7 +282,7 @@ func TestAddMemberTx(t *testing.T) {
 		ord  uint32
 		want bool
 	}{{ords[2], true}, {ords[2], false}, {ords[1], false}} {
-		added, err := e.AddMemberTx(tx, ref, &MemberSpec{User: c.ord, ChannelRole: "channel_moderator"}, nil)
+		added, err := e.AddMemberTx(tx, ref, &MemberSpec{User: c.ord, ChannelRole: "channel_moderator"})
 		if err != nil || added != c.want {
 			t.Fatalf("unexpected AddMemberTx(%d); got %v %v; want %v", c.ord, added, err, c.want)
 		}

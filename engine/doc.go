@@ -30,8 +30,7 @@
 //	ChannelByCID(cid)                 lock-free read, for readers
 //	ChannelTx(tx, typ, id)            lock the channel for tx and read it through tx's batch
 //	CreateChannelTx(tx, *ChannelSpec) get or create: channel + members + reverse keys + channel.created
-//	AddMemberTx(tx, ref, *MemberSpec, users)
-//	                                  one more member (no event); false if already a member
+//	AddMemberTx(tx, ref, *MemberSpec) one more member (no event); false if already a member
 //	AppendMessageTx(tx, ref, msg, *MessageOptions)
 //	                                  next seq, message + id index + channel counters + message.new
 //	DistinctChannelID(members)        "!members-" + base64url(sha256(sorted unique ids))
