@@ -42,6 +42,11 @@ func (e *Engine) NewTx() *Tx {
 	return &Tx{B: e.db.NewBatch()}
 }
 
+// NewTxSize is NewTx with room for about size bytes of writes (bulk writes such as the import).
+func (e *Engine) NewTxSize(size int) *Tx {
+	return &Tx{B: e.db.NewBatchSize(size)}
+}
+
 // Emit appends ev to the unit of work; it is stored when the Tx commits. ev.JSON must not be
 // modified afterwards.
 func (t *Tx) Emit(ev Event) { t.events = append(t.events, ev) }

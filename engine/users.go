@@ -327,7 +327,7 @@ func (e *Engine) putUsers(users []storage.User, ids []string, ords []uint32) ([]
 	}
 
 	now := e.nowMicros()
-	tx := e.NewTx()
+	tx := e.NewTxSize(usersSizeHint(users))
 	buf := getBuf()
 	defer putBuf(buf)
 	var kbuf [5]byte
@@ -532,3 +532,16 @@ var (
 	usersUpdated  = metrics.NewCounter(`campaignd_users_updated_total`)
 	usersDeleted  = metrics.NewCounter(`campaignd_users_deleted_total`)
 )
+
+// usersSizeHint estimates the batch bytes needed to store users.
+func usersSizeHint(users []storage.User) int {
+	n := 0
+	for i := range users {
+		u := &users[i]
+		n += 80 + len(u.ID) + len(u.Role) + len(u.Name) + len(u.Image) + len(u.Language) + len(u.Custom)
+		for _, t := range u.Teams {
+			n += 2 + len(t)
+		}
+	}
+	return n
+}

@@ -126,6 +126,12 @@ func (db *DB) NewBatch() *Batch {
 	return &Batch{b: db.db.NewIndexedBatch()}
 }
 
+// NewBatchSize is NewBatch with room for about size bytes of writes, so that a large batch does
+// not copy its data each time it grows.
+func (db *DB) NewBatchSize(size int) *Batch {
+	return &Batch{b: db.db.NewIndexedBatchWithSize(size)}
+}
+
 // Set stores key=value in the batch. Both slices are copied.
 func (b *Batch) Set(key, value []byte) {
 	if err := b.b.Set(key, value, nil); err != nil {
