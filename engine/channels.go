@@ -391,7 +391,7 @@ func (e *Engine) AddMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec) (added bool
 		return false, err
 	}
 	if ref.members == nil {
-		if err := e.loadEventMembersTx(tx, ref, users); err != nil {
+		if err := e.loadEventMembersTx(tx, ref, users, m.User, m.UserJSON); err != nil {
 			return false, err
 		}
 	}
@@ -477,8 +477,9 @@ func (e *Engine) memberRecordTx(tx *Tx, chanOrd, userOrd uint32) (*storage.Membe
 	return m, nil
 }
 
-// loadEventMembersTx fills ref.members from the stored members (through tx).
-func (e *Engine) loadEventMembersTx(tx *Tx, ref *ChannelRef, users *UserJSONCache) error {
+// loadEventMembersTx fills ref.members from the stored members (through tx). hintOrd's
+// UserResponse is hintJSON when that is not nil (the author or new member the caller encoded).
+func (e *Engine) loadEventMembersTx(tx *Tx, ref *ChannelRef, users *UserJSONCache, hintOrd uint32, hintJSON []byte) error {
 	em := &eventMembers{}
 	lower := storage.NewKey(nil, storage.PrefixMember).U32(ref.Ord)
 	it := tx.B.NewIter(lower, storage.PrefixEnd(nil, lower))
@@ -511,9 +512,12 @@ func (e *Engine) loadEventMembersTx(tx *Tx, ref *ChannelRef, users *UserJSONCach
 		if i > 0 {
 			em.json = append(em.json, ',')
 		}
-		uj, err := e.userJSONVia(users, em.ords[i])
-		if err != nil {
-			return err
+		uj := hintJSON
+		if em.ords[i] != hintOrd || uj == nil {
+			var err error
+			if uj, err = e.userJSONVia(users, em.ords[i]); err != nil {
+				return err
+			}
 		}
 		em.json = AppendMemberJSON(em.json, em.ids[i], &recs[i], em.ords[i] == ref.Ch.CreatedBy, uj)
 	}

@@ -90,7 +90,7 @@ func (e *Engine) AppendMessageTx(tx *Tx, ref *ChannelRef, msg *storage.Message, 
 	}
 
 	if ref.members == nil {
-		if err := e.loadEventMembersTx(tx, ref, opts.Users); err != nil {
+		if err := e.loadEventMembersTx(tx, ref, opts.Users, msg.User, opts.UserJSON); err != nil {
 			return err
 		}
 	}

@@ -3,15 +3,29 @@ package httpd
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/campaignd/campaignd/engine"
+	"github.com/campaignd/campaignd/engine/outbox"
 	"github.com/campaignd/campaignd/storage"
 )
+
+// mustStartHeldTestServer starts a server whose only sink, a webhook, is down (503): its relay
+// never passes the first event, so the outbox keeps every event for the test to read back.
+func mustStartHeldTestServer(t *testing.T) *testServer {
+	t.Helper()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	t.Cleanup(hook.Close)
+	return mustStartTestServerWithOutbox(t, outbox.Options{WebhookURL: hook.URL, WebhookBackoff: time.Hour, WebhookMaxBackoff: time.Hour})
+}
 
 // mustUsers stores users with the given ids (custom field "n" = index) through the engine.
 func (ts *testServer) mustUsers(ids ...string) {
@@ -201,7 +215,7 @@ func TestDistinctChannel(t *testing.T) {
 }
 
 func TestGetOrCreateChannelErrors(t *testing.T) {
-	ts := mustStartTestServer(t)
+	ts := mustStartHeldTestServer(t)
 	ts.mustUsers("admin", "u1")
 	f := func(path string, body any, wantMsg string) {
 		t.Helper()
@@ -247,7 +261,7 @@ func TestGetOrCreateChannelErrors(t *testing.T) {
 }
 
 func TestChannelCreatedEvent(t *testing.T) {
-	ts := mustStartTestServer(t)
+	ts := mustStartHeldTestServer(t)
 	ts.mustUsers("admin", "u1")
 	ts.mustOK("POST", "/channels/messaging/ev/query", map[string]any{"data": map[string]any{"members": []string{"admin", "u1"}, "created_by_id": "admin", "color": "blue"}})
 	ts.mustOK("POST", "/channels/messaging/ev/query", map[string]any{"created_by_id": "admin"}) // no second event
@@ -272,7 +286,7 @@ func TestChannelCreatedEvent(t *testing.T) {
 }
 
 func TestSendMessage(t *testing.T) {
-	ts := mustStartTestServer(t)
+	ts := mustStartHeldTestServer(t)
 	ts.mustUsers("admin", "u1", "u2")
 	ts.mustOK("POST", "/channels/messaging/m/query", map[string]any{"data": map[string]any{"members": []string{"u1", "u2"}, "created_by_id": "admin"}})
 
@@ -489,7 +503,7 @@ func TestQueryChannels(t *testing.T) {
 }
 
 func TestChannelConcurrency(t *testing.T) {
-	ts := mustStartTestServer(t)
+	ts := mustStartHeldTestServer(t)
 	ts.mustUsers("admin", "u1", "u2")
 	// Concurrent get-or-create of one new channel: one channel, one event.
 	var wg sync.WaitGroup
@@ -563,5 +577,46 @@ func TestChannelsRestart(t *testing.T) {
 	msgs := m["messages"].([]any)
 	if len(msgs) != 2 || msgs[0].(map[string]any)["id"] != "r1" || msgs[1].(map[string]any)["id"] != "r2" {
 		t.Fatalf("unexpected messages after restart: %v", msgs)
+	}
+}
+
+// TestChannelEventsDelivered follows channel.created and message.new to a real webhook receiver.
+func TestChannelEventsDelivered(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		bodies = map[string]map[string]any{}
+	)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var m map[string]any
+		if json.Unmarshal(b, &m) != nil {
+			w.WriteHeader(400)
+			return
+		}
+		mu.Lock()
+		bodies[m["type"].(string)] = m
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	ts := mustStartTestServerWithOutbox(t, outbox.Options{WebhookURL: hook.URL, Poll: 10 * time.Millisecond})
+	ts.mustUsers("admin", "u1")
+	ts.mustOK("POST", "/channels/messaging/hooked/query", map[string]any{"data": map[string]any{"members": []string{"admin", "u1"}, "created_by_id": "admin"}})
+	ts.mustOK("POST", "/channels/messaging/hooked/message", map[string]any{"message": map[string]any{"id": "h1", "text": "hi", "user_id": "u1", "promo": true}})
+	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(bodies) != 2 {
+			return fmt.Errorf("received %d event types", len(bodies))
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if c := bodies["channel.created"]; c["cid"] != "messaging:hooked" || c["channel"].(map[string]any)["created_by"].(map[string]any)["id"] != "admin" {
+		t.Fatalf("unexpected channel.created: %v", c)
+	}
+	m := bodies["message.new"]
+	if m["message_id"] != "h1" || m["message"].(map[string]any)["promo"] != true || m["user"].(map[string]any)["id"] != "u1" || m["channel_member_count"] != float64(2) {
+		t.Fatalf("unexpected message.new: %v", m)
 	}
 }
