@@ -59,7 +59,7 @@ func (e *Engine) DeadLetters(sink string, after uint64, limit int) ([]DeadLetter
 	}
 	dls, err := outbox.ListDeadLetters(e.db, sink, after, limit)
 	if errors.Is(err, outbox.ErrUnknownSink) {
-		return nil, InputError("sink", "unknown sink %q: only \"webhook\" keeps dead letters", sink)
+		return nil, InputError("sink", "unknown sink %q: use webhook, kafka or push", sink)
 	}
 	return dls, err
 }
@@ -73,7 +73,9 @@ func (e *Engine) ReplayDeadLetters(ctx context.Context, sink string, ids []strin
 	res, err := e.outbox.mgr.ReplayDeadLetters(ctx, sink, ids)
 	switch {
 	case errors.Is(err, outbox.ErrUnknownSink):
-		return res, InputError("sink", "unknown sink %q: only \"webhook\" keeps dead letters", sink)
+		return res, InputError("sink", "unknown sink %q: only webhook dead letters can be replayed", sink)
+	case errors.Is(err, outbox.ErrNoReplay):
+		return res, InputError("sink", "%s", err.Error())
 	case errors.Is(err, outbox.ErrSinkOff):
 		return res, InputError("sink", "the %s sink is off: start campaignd with -webhook.url to replay its dead letters", sink)
 	}

@@ -8,8 +8,9 @@ import (
 
 // Dead-letter extension endpoints (not part of Stream's API):
 //
-//	GET  /campaignd/deadletters?sink=webhook&limit=100&after=<seq>
-//	POST /campaignd/deadletters/replay   {"sink":"webhook","ids":["<event id>", ...]}   (no ids: all)
+//	GET  /campaignd/deadletters?sink=webhook&limit=100&after=<seq>     (sink: webhook, kafka or push)
+//	POST /campaignd/deadletters/replay   {"sink":"webhook","ids":["<event id>", ...]}   (no ids: all;
+//	                                     webhook only: Kafka dead letters are records too large to write)
 
 // listDeadLetters answers {"sink", "dead_letters":[{seq,id,type,key,attempts,last_error,dead_at,
 // event}], "next"}; "next" (the last seq) is present when the page is full: pass it as after.

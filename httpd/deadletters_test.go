@@ -107,7 +107,13 @@ func TestDeadLetterEndpoints(t *testing.T) {
 		t.Fatalf("unexpected second page %d %v", status, m)
 	}
 
+	status, m = ts.do("GET", "/campaignd/deadletters?sink=nope", nil)
+	wantError(t, status, m, 400, 4)
 	status, m = ts.do("GET", "/campaignd/deadletters?sink=kafka", nil)
+	if status != 200 || len(m["dead_letters"].([]any)) != 0 {
+		t.Fatalf("unexpected kafka dead letters %d %v", status, m)
+	}
+	status, m = ts.do("POST", "/campaignd/deadletters/replay", `{"sink":"kafka"}`)
 	wantError(t, status, m, 400, 4)
 	status, m = ts.do("GET", "/campaignd/deadletters?limit=0", nil)
 	wantError(t, status, m, 400, 4)

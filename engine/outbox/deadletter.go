@@ -11,8 +11,9 @@ import (
 )
 
 // Dead letters live under storage.PrefixDeadLetter + sink name + be64 seq (the event's outbox seq),
-// value = a deadLetterRecord. Only the webhook sink has them: Kafka sinks retry until the broker
-// takes the records.
+// value = DeadLetter.marshal. The webhook sink dead-letters events its receiver rejects; the Kafka
+// sinks retry until the broker takes the records, and dead-letter only records it can never take
+// (larger than maxRecordBytes or refused as too large). Only webhook dead letters can be replayed.
 
 const deadLetterVersion = 1
 
@@ -65,26 +66,29 @@ func deadLetterKey(dst []byte, sinkName string, seq uint64) []byte {
 }
 
 func checkDeadLetterSink(sinkName string) error {
-	if sinkName != SinkWebhook {
-		return fmt.Errorf("%w %q: only %q keeps dead letters", ErrUnknownSink, sinkName, SinkWebhook)
+	switch sinkName {
+	case SinkWebhook, SinkKafka, SinkPush:
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%w %q: sinks are %q, %q and %q", ErrUnknownSink, sinkName, SinkKafka, SinkPush, SinkWebhook)
 }
 
 // deadLetter stores ev as given up (fsync) and counts it.
 func (s *webhookSink) deadLetter(ev *Event, out outcome) error {
 	d := DeadLetter{Attempts: out.attempts, LastError: out.reason, DeadAt: time.Now(), Event: ev.OutboxEvent}
-	if err := s.storeDeadLetter(ev.Seq, &d); err != nil {
+	if err := s.m.storeDeadLetter(SinkWebhook, ev.Seq, &d); err != nil {
 		return err
 	}
 	webhookDeadLetters.Inc()
+	s.met.deadLetters.Inc()
 	s.m.log.Warn("webhook event dead-lettered", "event_id", ev.ID, "type", ev.Type, "seq", ev.Seq, "attempts", out.attempts, "last_error", out.reason)
 	return nil
 }
 
-func (s *webhookSink) storeDeadLetter(seq uint64, d *DeadLetter) error {
-	b := s.m.db.NewBatch()
-	b.Set(deadLetterKey(nil, SinkWebhook, seq), d.marshal(nil))
+// storeDeadLetter stores d under the sink's dead letters with fsync.
+func (m *Manager) storeDeadLetter(sinkName string, seq uint64, d *DeadLetter) error {
+	b := m.db.NewBatch()
+	b.Set(deadLetterKey(nil, sinkName, seq), d.marshal(nil))
 	if err := b.Commit(true); err != nil {
 		return fmt.Errorf("cannot store dead letter %d: %w", seq, err)
 	}
@@ -138,6 +142,9 @@ func (m *Manager) ReplayDeadLetters(ctx context.Context, sinkName string, ids []
 	if err := checkDeadLetterSink(sinkName); err != nil {
 		return res, err
 	}
+	if sinkName != SinkWebhook {
+		return res, fmt.Errorf("%w: %s dead letters are records the broker can never take; only webhook dead letters can be replayed", ErrNoReplay, sinkName)
+	}
 	s := m.webhook
 	if s == nil {
 		return res, fmt.Errorf("%w: %s (start campaignd with -webhook.url)", ErrSinkOff, sinkName)
@@ -183,7 +190,7 @@ func (m *Manager) ReplayDeadLetters(ctx context.Context, sinkName string, ids []
 			d.Attempts += out.attempts
 			d.LastError = out.reason
 			d.DeadAt = time.Now()
-			if err := s.storeDeadLetter(d.Seq, d); err != nil {
+			if err := m.storeDeadLetter(SinkWebhook, d.Seq, d); err != nil {
 				return err
 			}
 			failed.Add(1)

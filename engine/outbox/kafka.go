@@ -27,6 +27,7 @@ const (
 // kafkaSink writes events to one topic with a kafka-go Writer. It never drops: a failed write is
 // retried with backoff until it succeeds or the relay stops.
 type kafkaSink struct {
+	m        *Manager
 	sinkName string
 	topic    string
 	push     bool
@@ -37,17 +38,22 @@ type kafkaSink struct {
 
 	topicReady bool
 	msgs       []kafka.Message
+	idx        []int // idx[i] is the index in evs of msgs[i]
 }
+
+// maxRecordBytes is the largest record the sink sends: kafka-go's BatchBytes and the brokers'
+// default message.max.bytes. Larger events are dead-lettered (they could never be written).
+const maxRecordBytes = 1 << 20
 
 var _ sink = (*kafkaSink)(nil)
 
-func newKafkaSink(name, topic string, push bool, o *Options) *kafkaSink {
+func newKafkaSink(m *Manager, name, topic string, push bool, o *Options) *kafkaSink {
 	w := &kafka.Writer{
 		Addr:                   kafka.TCP(o.Brokers...),
 		Topic:                  topic,
 		Balancer:               &kafka.Murmur2Balancer{}, // the Java client's default partitioner
 		BatchSize:              o.KafkaBatchSize,
-		BatchBytes:             1 << 20,
+		BatchBytes:             maxRecordBytes,
 		BatchTimeout:           o.KafkaBatchTimeout,
 		RequiredAcks:           kafka.RequireAll,
 		AllowAutoTopicCreation: true,
@@ -65,7 +71,7 @@ func newKafkaSink(name, topic string, push bool, o *Options) *kafkaSink {
 			ClientID:    "campaignd",
 		},
 	}
-	return &kafkaSink{sinkName: name, topic: topic, push: push, opts: o, log: o.Logger, met: metricsFor(name), w: w}
+	return &kafkaSink{m: m, sinkName: name, topic: topic, push: push, opts: o, log: o.Logger, met: metricsFor(name), w: w}
 }
 
 func (s *kafkaSink) name() string { return s.sinkName }
@@ -85,18 +91,23 @@ func (s *kafkaSink) close() {
 }
 
 func (s *kafkaSink) deliver(ctx context.Context, evs []Event) error {
-	msgs := s.msgs[:0]
+	msgs, idx := s.msgs[:0], s.idx[:0]
 	for i := range evs {
 		ev := &evs[i]
+		var key []byte
+		if ev.Key != "" {
+			key = []byte(ev.Key)
+		}
 		if !s.push {
 			msgs = append(msgs, kafka.Message{
-				Key:   []byte(ev.Key),
+				Key:   key,
 				Value: ev.JSON,
 				Headers: []kafka.Header{
 					{Key: headerEventType, Value: []byte(ev.Type)},
 					{Key: headerEventID, Value: []byte(ev.ID)},
 				},
 			})
+			idx = append(idx, i)
 			continue
 		}
 		if ev.Type != "message.new" || ev.SkipPush {
@@ -112,15 +123,27 @@ func (s *kafkaSink) deliver(ctx context.Context, evs []Event) error {
 					{Key: headerReceiverID, Value: []byte(rcv)},
 				},
 			})
+			idx = append(idx, i)
 		}
 	}
-	s.msgs = msgs[:0]
+	s.msgs, s.idx = msgs[:0], idx[:0]
 	defer clear(msgs) // drop references to the relay's buffer
-	if len(msgs) == 0 {
-		return nil
+	// Records that can never be written are dead-lettered instead of blocking the sink forever.
+	n := 0
+	for i := range msgs {
+		if sz := recordSize(&msgs[i]); sz > maxRecordBytes {
+			if err := s.deadLetter(&evs[idx[i]], fmt.Sprintf("record of %d bytes exceeds the %d-byte limit", sz, maxRecordBytes)); err != nil {
+				return err
+			}
+			continue
+		}
+		msgs[n], idx[n] = msgs[i], idx[i]
+		n++
 	}
+	msgs, idx = msgs[:n], idx[:n]
+	ok := 0
 	backoff := time.Duration(0)
-	for attempt := 1; ; attempt++ {
+	for attempt := 1; len(msgs) > 0; attempt++ {
 		if !s.topicReady {
 			s.ensureTopic(ctx)
 		}
@@ -138,15 +161,22 @@ func (s *kafkaSink) deliver(ctx context.Context, evs []Event) error {
 		var werrs kafka.WriteErrors
 		if errors.As(err, &werrs) && len(werrs) == len(msgs) {
 			err = summarize(werrs)
-			n := 0
+			n, ok = 0, 0
 			for i := range msgs {
-				if werrs[i] != nil {
-					msgs[n] = msgs[i]
+				switch {
+				case werrs[i] == nil:
+					ok++
+				case errors.Is(werrs[i], kafka.MessageSizeTooLarge):
+					if derr := s.deadLetter(&evs[idx[i]], "rejected by the broker: "+werrs[i].Error()); derr != nil {
+						return derr
+					}
+				default:
+					msgs[n], idx[n] = msgs[i], idx[i]
 					n++
 				}
 			}
-			s.met.delivered.Add(len(msgs) - n)
-			msgs = msgs[:n]
+			s.met.delivered.Add(ok)
+			msgs, idx = msgs[:n], idx[:n]
 			if n == 0 {
 				return nil
 			}
@@ -165,6 +195,27 @@ func (s *kafkaSink) deliver(ctx context.Context, evs []Event) error {
 			return ctx.Err()
 		}
 	}
+	return nil
+}
+
+// recordSize approximates kafka-go's size of m in a batch.
+func recordSize(m *kafka.Message) int {
+	n := 32 + len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		n += 10 + len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// deadLetter keeps an event the broker can never take.
+func (s *kafkaSink) deadLetter(ev *Event, reason string) error {
+	d := DeadLetter{Attempts: 1, LastError: reason, DeadAt: time.Now(), Event: ev.OutboxEvent}
+	if err := s.m.storeDeadLetter(s.sinkName, ev.Seq, &d); err != nil {
+		return err
+	}
+	s.met.deadLetters.Inc()
+	s.log.Error("kafka record dead-lettered", "sink", s.sinkName, "event_id", ev.ID, "seq", ev.Seq, "reason", reason)
+	return nil
 }
 
 // ensureTopic creates the topic with the broker's default partition count and replication if it

@@ -168,3 +168,38 @@ func TestCrashResume(t *testing.T) {
 	events.waitAll(60*time.Second, wantEvents)
 	rc.waitAll(60*time.Second, wantHook)
 }
+
+// TestKafkaOversizedRecord: an event larger than a record may be is dead-lettered for the Kafka
+// sinks instead of blocking them; the events around it are delivered.
+func TestKafkaOversizedRecord(t *testing.T) {
+	broker := startBroker(t, 0, "")
+	defer broker.Close()
+	addr := broker.ListenAddrs()[0]
+	events := startConsumer(t, addr, testTopic, nil)
+	te := mustStartEngine(t, t.TempDir(), outbox.Options{Brokers: []string{addr}})
+	te.emit("z", 0, 10, 5, 1, 100)
+	tx := te.E.NewTx()
+	big := testEvent("big", 1, 0)
+	big.JSON = []byte(`{"text":"` + strings.Repeat("y", 1<<20) + `"}`)
+	tx.Emit(big)
+	if err := te.E.Commit(tx); err != nil {
+		t.Fatal(err)
+	}
+	te.emit("z", 10, 20, 5, 1, 100)
+	want, _, _ := wantIDs("z", 0, 20)
+	events.waitAll(30*time.Second, want)
+	for _, s := range []string{outbox.SinkKafka, outbox.SinkPush} {
+		dls, err := te.E.DeadLetters(s, 0, 10)
+		if err != nil || len(dls) != 1 || dls[0].Event.ID != big.ID || !strings.Contains(dls[0].LastError, "exceeds") {
+			t.Fatalf("unexpected %s dead letters %+v, %v", s, dls, err)
+		}
+	}
+	if _, err := te.E.ReplayDeadLetters(t.Context(), outbox.SinkKafka, nil); err == nil {
+		t.Fatalf("expected an error replaying kafka dead letters")
+	}
+	events.mu.Lock()
+	defer events.mu.Unlock()
+	if events.seen[big.ID] != 0 {
+		t.Fatalf("the oversized event reached the topic")
+	}
+}

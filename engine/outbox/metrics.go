@@ -13,16 +13,19 @@ type sinkMetrics struct {
 	failed    *metrics.Counter // failed delivery attempts (a produce call, a POST)
 	retries   *metrics.Counter // attempts that repeated an earlier failed one
 	corrupt   *metrics.Counter // outbox entries skipped because they could not be decoded
-	lag       *metrics.Gauge   // committed events the sink has not passed yet
+	// deadLetters counts events given up on (webhook: also campaignd_webhook_dead_letters_total).
+	deadLetters *metrics.Counter
+	lag         *metrics.Gauge // committed events the sink has not passed yet
 }
 
 func metricsFor(sink string) *sinkMetrics {
 	return &sinkMetrics{
-		delivered: metrics.GetOrCreateCounter(fmt.Sprintf(`campaignd_outbox_delivered_total{sink=%q}`, sink)),
-		failed:    metrics.GetOrCreateCounter(fmt.Sprintf(`campaignd_outbox_failed_total{sink=%q}`, sink)),
-		retries:   metrics.GetOrCreateCounter(fmt.Sprintf(`campaignd_outbox_retries_total{sink=%q}`, sink)),
-		corrupt:   metrics.GetOrCreateCounter(fmt.Sprintf(`campaignd_outbox_corrupt_events_total{sink=%q}`, sink)),
-		lag:       metrics.GetOrCreateGauge(fmt.Sprintf(`campaignd_outbox_lag_events{sink=%q}`, sink), nil),
+		delivered:   metrics.GetOrCreateCounter(fmt.Sprintf(`campaignd_outbox_delivered_total{sink=%q}`, sink)),
+		failed:      metrics.GetOrCreateCounter(fmt.Sprintf(`campaignd_outbox_failed_total{sink=%q}`, sink)),
+		retries:     metrics.GetOrCreateCounter(fmt.Sprintf(`campaignd_outbox_retries_total{sink=%q}`, sink)),
+		corrupt:     metrics.GetOrCreateCounter(fmt.Sprintf(`campaignd_outbox_corrupt_events_total{sink=%q}`, sink)),
+		deadLetters: metrics.GetOrCreateCounter(fmt.Sprintf(`campaignd_outbox_dead_letters_total{sink=%q}`, sink)),
+		lag:         metrics.GetOrCreateGauge(fmt.Sprintf(`campaignd_outbox_lag_events{sink=%q}`, sink), nil),
 	}
 }
 

@@ -49,8 +49,11 @@ const (
 // ErrSinkOff is returned for dead-letter operations on a sink that is not enabled.
 var ErrSinkOff = errors.New("outbox: sink is off")
 
-// ErrUnknownSink is returned for a sink name that has no dead letters.
+// ErrUnknownSink is returned for a sink name that does not exist.
 var ErrUnknownSink = errors.New("outbox: unknown sink")
+
+// ErrNoReplay is returned when replaying dead letters of a sink that cannot replay them.
+var ErrNoReplay = errors.New("outbox: cannot replay")
 
 // Source is the engine side of the outbox.
 type Source interface {
@@ -109,7 +112,7 @@ func New(db *storage.DB, src Source, opts Options) (*Manager, error) {
 	m.gcSeq = gc
 	var sinks []sink
 	if len(opts.Brokers) > 0 {
-		sinks = append(sinks, newKafkaSink(SinkKafka, opts.Topic, false, &m.opts), newKafkaSink(SinkPush, opts.PushTopic, true, &m.opts))
+		sinks = append(sinks, newKafkaSink(m, SinkKafka, opts.Topic, false, &m.opts), newKafkaSink(m, SinkPush, opts.PushTopic, true, &m.opts))
 	}
 	if opts.WebhookURL != "" {
 		m.webhook = newWebhookSink(m, &m.opts)

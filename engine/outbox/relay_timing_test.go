@@ -35,7 +35,7 @@ func benchmarkKafkaRelay(b *testing.B, n int) {
 	te := mustStartEngine(b, b.TempDir(), outbox.Options{Brokers: []string{addr}})
 	defer te.Stop()
 	want, _, _ := wantIDs("b", 0, n)
-	b.SetBytes(int64(len(testEvent("b", 0, pad).JSON)))
+	b.SetBytes(int64(n * len(testEvent("b", 0, pad).JSON)))
 	b.ReportAllocs()
 	b.StartTimer()
 

@@ -228,8 +228,8 @@ func TestWebhookDeadLetterReplay(t *testing.T) {
 	wantDeadLetters(t, te, 0)
 	rc.waitAll(time.Second, all)
 
-	if _, err := te.E.DeadLetters("kafka", 0, 10); err == nil {
-		t.Fatalf("expected an error listing the kafka sink's dead letters")
+	if _, err := te.E.DeadLetters("nope", 0, 10); err == nil {
+		t.Fatalf("expected an error listing an unknown sink's dead letters")
 	}
 }
 
