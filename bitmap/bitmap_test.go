@@ -2,6 +2,7 @@ package bitmap
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -334,4 +335,79 @@ func TestUnion(t *testing.T) {
 	if !Union().IsEmpty() {
 		t.Fatalf("empty union is not empty")
 	}
+}
+
+func TestLoadUnion(t *testing.T) {
+	db := mustOpenTestStore(t)
+	r := rand.New(rand.NewPCG(9, 10))
+	var prefixes [][]byte
+	var parts []*Bitmap
+	for i := 0; i < 6; i++ {
+		bm := New()
+		switch i {
+		case 0: // sparse arrays
+			for j := 0; j < 3000; j++ {
+				bm.Add(uint32(r.IntN(3_000_000)))
+			}
+		case 1: // dense bitsets
+			for j := 0; j < 300_000; j++ {
+				bm.Add(uint32(r.IntN(1_000_000)))
+			}
+		case 2: // runs, crossing word and container boundaries
+			bm.rb.AddRange(63, 200_000)
+			bm.rb.AddRange(4_000_000, 4_000_001)
+		case 3: // empty
+		case 4:
+			bm.Add(^uint32(0))
+			bm.Add(0)
+		case 5:
+			for j := uint32(0); j < 100; j++ {
+				bm.rb.AddRange(uint64(j*1000+64), uint64(j*1000+64+128)) // word-aligned runs
+			}
+		}
+		p := testPrefix(fmt.Sprintf("u%d", i))
+		b := db.NewBatch()
+		Store(b, p, bm)
+		mustCommit(t, b)
+		prefixes = append(prefixes, p)
+		parts = append(parts, bm)
+	}
+	got, err := LoadUnion(db, prefixes)
+	if err != nil {
+		t.Fatalf("cannot load union: %s", err)
+	}
+	if err := got.rb.Validate(); err != nil {
+		t.Fatalf("union is invalid: %s", err)
+	}
+	if want := Union(parts...); !got.Equals(want) {
+		t.Fatalf("unexpected union; got %d values; want %d", got.Cardinality(), want.Cardinality())
+	}
+	if one, err := LoadUnion(db, prefixes[2:3]); err != nil || !one.Equals(parts[2]) {
+		t.Fatalf("unexpected union of one; got %v, %v", one.Cardinality(), err)
+	}
+	if none, err := LoadUnion(db, nil); err != nil || !none.IsEmpty() {
+		t.Fatalf("unexpected empty union; got %v, %v", none, err)
+	}
+}
+
+func TestContainerSetRange(t *testing.T) {
+	f := func(first, last int) {
+		t.Helper()
+		var c container
+		c.setRange(first, last)
+		want := new(container)
+		for v := first; v <= last; v++ {
+			want.set(uint16(v))
+		}
+		if c.words != want.words {
+			t.Fatalf("unexpected bits for %d..%d", first, last)
+		}
+	}
+	f(0, 0)
+	f(0, 63)
+	f(63, 64)
+	f(5, 5000)
+	f(64, 127)
+	f(65535, 65535)
+	f(0, 65535)
 }

@@ -111,18 +111,25 @@ func (c *container) appendEncoded(dst []byte) []byte {
 	if card == 0 {
 		panic("BUG: bitmap: encoding an empty container")
 	}
+	at := len(dst)
+	dst = append(dst, 0)
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(card-1))
+	dst, kind := c.appendPayload(dst, card)
+	dst[at] = kind
+	return dst
+}
+
+// appendPayload appends the smallest roaring payload of c, whose cardinality is card (> 0), to
+// dst and returns its kind.
+func (c *container) appendPayload(dst []byte, card int) ([]byte, byte) {
 	nruns := c.runs()
 	runSize := 2 + 4*nruns
 	plain := 2 * card
 	if card > arrayMaxCard {
 		plain = 2 * containerWords * 4
 	}
-	dst = append(dst, 0)
-	kindAt := len(dst) - 1
-	dst = binary.LittleEndian.AppendUint16(dst, uint16(card-1))
 	switch {
 	case runSize < plain:
-		dst[kindAt] = kindRun
 		dst = binary.LittleEndian.AppendUint16(dst, uint16(nruns))
 		for i := c.next(0, false); i >= 0; {
 			end := c.next(i, true)
@@ -133,8 +140,8 @@ func (c *container) appendEncoded(dst []byte) []byte {
 			dst = binary.LittleEndian.AppendUint16(dst, uint16(end-1-i))
 			i = c.next(end, false)
 		}
+		return dst, kindRun
 	case card <= arrayMaxCard:
-		dst[kindAt] = kindArray
 		for wi, w := range c.words {
 			for w != 0 {
 				b := bits.TrailingZeros64(w)
@@ -142,42 +149,67 @@ func (c *container) appendEncoded(dst []byte) []byte {
 				w &= w - 1
 			}
 		}
+		return dst, kindArray
 	default:
-		dst[kindAt] = kindBitset
 		for _, w := range c.words {
 			dst = binary.LittleEndian.AppendUint64(dst, w)
 		}
+		return dst, kindBitset
 	}
-	return dst
 }
 
 // decode replaces c's contents with the stored container src.
 func (c *container) decode(src []byte) error {
 	c.reset()
-	kind, card, payload, err := checkContainer(src, true)
+	if err := c.or(src, true); err != nil {
+		c.reset()
+		return err
+	}
+	return nil
+}
+
+// or adds every value of the stored container src to c. With full it validates src completely;
+// without, only its shape, which is enough to keep c consistent (c's cardinality is counted from
+// its bits, never taken from src).
+func (c *container) or(src []byte, full bool) error {
+	kind, card, payload, err := checkContainer(src, full)
 	if err != nil {
 		return err
 	}
 	switch kind {
 	case kindArray:
 		for i := 0; i < card; i++ {
-			c.set(binary.LittleEndian.Uint16(payload[2*i:]))
+			lo := binary.LittleEndian.Uint16(payload[2*i:])
+			c.words[lo>>6] |= uint64(1) << (lo & 63)
 		}
 	case kindBitset:
 		for i := range c.words {
-			c.words[i] = binary.LittleEndian.Uint64(payload[8*i:])
+			c.words[i] |= binary.LittleEndian.Uint64(payload[8*i:])
 		}
 	case kindRun:
 		n := int(binary.LittleEndian.Uint16(payload))
 		for r := 0; r < n; r++ {
 			start := int(binary.LittleEndian.Uint16(payload[2+4*r:]))
-			last := start + int(binary.LittleEndian.Uint16(payload[4+4*r:]))
-			for v := start; v <= last; v++ {
-				c.set(uint16(v))
-			}
+			c.setRange(start, start+int(binary.LittleEndian.Uint16(payload[4+4*r:])))
 		}
 	}
 	return nil
+}
+
+// setRange sets bits first..last (inclusive).
+func (c *container) setRange(first, last int) {
+	fw, lw := first>>6, last>>6
+	fm := ^uint64(0) << (first & 63)
+	lm := ^uint64(0) >> (63 - last&63)
+	if fw == lw {
+		c.words[fw] |= fm & lm
+		return
+	}
+	c.words[fw] |= fm
+	for w := fw + 1; w < lw; w++ {
+		c.words[w] = ^uint64(0)
+	}
+	c.words[lw] |= lm
 }
 
 // checkContainer validates a stored container and returns its kind, cardinality and roaring

@@ -89,6 +89,77 @@ func Load(r Reader, prefix []byte) (*Bitmap, error) {
 	return &Bitmap{rb: rb}, nil
 }
 
+// LoadUnion returns the union of the bitmaps stored under prefixes, read through r. It ORs every
+// stored container straight into one dense accumulator per 2^16 container and builds the result
+// once, so its cost is one pass over the stored bytes whatever the overlap; it is the way to
+// resolve many large segments at once.
+func LoadUnion(r Reader, prefixes [][]byte) (*Bitmap, error) {
+	var acc []*container // by container hi, grown on demand
+	defer func() {
+		for _, c := range acc {
+			if c != nil {
+				putContainer(c)
+			}
+		}
+	}()
+	for _, prefix := range prefixes {
+		it := r.NewIter(prefix, storage.PrefixEnd(nil, prefix))
+		var err error
+		for ok := it.First(); ok; ok = it.Next() {
+			k := it.Key()
+			if len(k) != len(prefix)+2 {
+				err = fmt.Errorf("%w: key %x under bitmap prefix %x", ErrCorrupt, k, prefix)
+				break
+			}
+			hi := int(binary.BigEndian.Uint16(k[len(prefix):]))
+			if hi >= len(acc) {
+				acc = append(acc, make([]*container, hi+1-len(acc))...)
+			}
+			c := acc[hi]
+			if c == nil {
+				c = getContainer()
+				acc[hi] = c
+			}
+			if err = c.or(it.Value(), false); err != nil {
+				err = fmt.Errorf("container %x: %w", k, err)
+				break
+			}
+		}
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cannot load bitmap %x: %w", prefix, err)
+		}
+	}
+	var (
+		ents []loadedContainer
+		data []byte
+	)
+	for hi, c := range acc {
+		if c == nil {
+			continue
+		}
+		card := c.card()
+		if card == 0 {
+			continue
+		}
+		start := len(data)
+		var kind byte
+		data, kind = c.appendPayload(data, card)
+		ents = append(ents, loadedContainer{hi: uint16(hi), kind: kind, card: card, off: start, n: len(data) - start})
+	}
+	if len(ents) == 0 {
+		return New(), nil
+	}
+	buf := appendPortable(make([]byte, 0, len(data)+8+len(ents)*8+len(ents)/8+1), ents, data)
+	rb := roaring.New()
+	if _, err := rb.FromUnsafeBytes(buf); err != nil {
+		return nil, fmt.Errorf("cannot build a union: %w", err)
+	}
+	return &Bitmap{rb: rb}, nil
+}
+
 // appendPortable appends roaring's portable serialization of the containers ents, whose payloads
 // are in data, to dst.
 func appendPortable(dst []byte, ents []loadedContainer, data []byte) []byte {

@@ -50,6 +50,7 @@ func (e *Engine) ResolveAudience(segmentIDs, userIDs []string, senderID string) 
 		allUsers bool
 		senders  bool
 		chanRaws [][]byte
+		static   [][]byte // bitmap prefixes of static segments
 		seen     = make(map[string]bool, len(segmentIDs))
 	)
 	if len(userIDs) > 0 {
@@ -92,12 +93,16 @@ func (e *Engine) ResolveAudience(segmentIDs, userIDs []string, senderID string) 
 		case len(s.Filter) > 0:
 			chanRaws = append(chanRaws, s.Filter)
 		default:
-			bm, err := bitmap.Load(e.db, storage.SegmentBitsPrefix(nil, id))
-			if err != nil {
-				return nil, 0, fmt.Errorf("cannot load targets of segment %q: %w", id, err)
-			}
-			parts = append(parts, bm)
+			static = append(static, storage.SegmentBitsPrefix(nil, id))
 		}
+	}
+	if len(static) > 0 {
+		// One pass over every static segment's containers, whatever their overlap.
+		bm, err := bitmap.LoadUnion(e.db, static)
+		if err != nil {
+			return nil, 0, fmt.Errorf("cannot load segment targets: %w", err)
+		}
+		parts = append(parts, bm)
 	}
 
 	if allUsers || len(filters) > 0 {

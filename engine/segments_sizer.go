@@ -12,7 +12,6 @@ import (
 // errStopped is returned by scans interrupted by Stop.
 var errStopped = errors.New("engine: stopped")
 
-
 // startSegments resumes the size computations that were pending at the last stop and starts the
 // sizer, which computes the size (and, for filter segments, the matching targets) of filter and
 // all_users segments after they are created or changed.
