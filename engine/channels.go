@@ -133,9 +133,20 @@ func (l *txLocks) release() {
 // NewBulkTx starts a unit of work that may write any number of channels (the campaign fan-out).
 // Only one bulk Tx exists at a time: NewBulkTx waits for the previous one to commit or be
 // discarded. The caller must not hold a plain Tx that locked a channel while calling it.
-func (e *Engine) NewBulkTx() *Tx {
+func (e *Engine) NewBulkTx() *Tx { return e.NewBulkTxSize(0) }
+
+// NewBulkTxSize is NewBulkTx with room for about size bytes of writes (0: grow as needed). A
+// fan-out chunk to new 1-1 channels writes about 5 KB per recipient (records plus the
+// channel.created and message.new bodies; more with large users); sizing the batch for ~6 KB per
+// recipient up front saves copying it each time it grows.
+func (e *Engine) NewBulkTxSize(size int) *Tx {
 	e.channels.bulkMu.Lock()
-	tx := e.NewTx()
+	var tx *Tx
+	if size > 0 {
+		tx = e.NewTxSize(size)
+	} else {
+		tx = e.NewTx()
+	}
 	tx.locks.cs = &e.channels
 	tx.locks.bulk = true
 	return tx

@@ -439,7 +439,7 @@ func BenchmarkFanoutChunk(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				tx := e.NewBulkTx()
+				tx := e.NewBulkTxSize(chunk * 6 << 10)
 				for i := 0; i < chunk; i++ {
 					ref, ok, err := e.ChannelTx(tx, "messaging", ids[i])
 					if err != nil {
