@@ -66,9 +66,40 @@
 // created or loaded earlier in the same Tx must be reused for further messages to it (several
 // recipients of one templated channel): ChannelTx called again returns the batch's copy too.
 //
+// # Segments
+//
+// A segment is one record (storage.Segment, key 0x10 id). Static segments keep their targets as a
+// bitmap of ordinals (package bitmap, 0x11) and a sorted target-id index (0x12 → created_at); the
+// record's size is updated in the same batch. Writers of one segment (create, update, delete,
+// add/delete targets, the sizer's final write) hold the segment's lock stripe (segmentsState, 64
+// stripes by hash of the id) across the commit, so record and targets change together.
+//
+// Filter and all_users segments are sized by one background goroutine (segments_sizer.go): create
+// and update set Computing and bump Generation, then queue the id; the sizer scans users (ScanUsers,
+// UserDoc) or channels (channelCandidates, channelDoc), and stores size and, for filters, the matching
+// ordinals only if Generation is unchanged. startSegments queues every record still Computing.
+//
+// Campaigns use two calls (audience.go, segments.go):
+//
+//	bm, kind, err := e.ResolveAudience(segmentIDs, userIDs, senderID)
+//	    // union now: static targets (bitmap.LoadUnion, one dense pass), filters evaluated in one user
+//	    // scan, all_users, all_sender_channels (0x06 reverse index of the sender), user_ids; duplicates
+//	    // and the sender (user audiences) removed. Missing/deleted segments and mixed user/channel
+//	    // types are 400 code 4. Freeze it with bitmap.Store(tx.B, campaignBitsPrefix, bm); iterate it
+//	    // with bm.ForEachChunk / ForEachChunkAfter(cursor, ...).
+//	e.LockSegments(tx, ids, campaignID) / e.UnlockSegments(tx, ids, campaignID)
+//	    // lock keys (0x13) in the campaign's own batch: locked segments refuse changes (400 code 4).
+//
+// NB: locks are separate keys so that a campaign's batch never rewrites a segment record; a segment
+// change racing with a lock's commit may land, which is harmless since the audience is frozen.
+//
 // # Lock order
+//
+// Segment stripes take no other engine lock while held (targets are interned before the stripe is
+// taken); they are held across the segment's commit.
 //
 // channelsState.bulkMu → channel lock stripe → Interner.allocMu → Interner.mu; seqAllocator.mu and
 // channelsState.idsMu are leaves. Channel lock stripes and Interner.allocMu are the only engine locks
-// held across a Pebble commit (besides the users' record stripes, see users.go).
+// held across a Pebble commit (besides the users' record stripes, see users.go, and the segment
+// stripes).
 package engine
