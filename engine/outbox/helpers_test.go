@@ -244,6 +244,9 @@ func (c *consumer) stop() {
 func (c *consumer) missing(want []string) (int, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.seen) < len(want) {
+		return len(want) - len(c.seen), "(not scanned)"
+	}
 	n, ex := 0, ""
 	for _, id := range want {
 		if c.seen[id] == 0 {
@@ -364,6 +367,9 @@ func (rc *receiver) waitAll(timeout time.Duration, want []string) {
 	checkFor(rc.t, timeout, 20*time.Millisecond, func() error {
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
+		if len(rc.ok) < len(want) {
+			return fmt.Errorf("%d events received so far of at least %d", len(rc.ok), len(want))
+		}
 		n, ex := 0, ""
 		for _, id := range want {
 			if rc.ok[id] == 0 {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/campaignd/campaignd/engine/outbox"
@@ -125,6 +126,13 @@ func TestKafkaBrokerOutage(t *testing.T) {
 	if c, _ := te.E.OutboxCursor(outbox.SinkKafka); c >= h-1 {
 		t.Fatalf("kafka cursor reached the head %d while the broker was down", c)
 	}
+	lag := metrics.GetOrCreateGauge(`campaignd_outbox_lag_events{sink="kafka"}`, nil)
+	checkFor(t, 3*time.Second, 10*time.Millisecond, func() error {
+		if v := lag.Get(); v < 3000 {
+			return fmt.Errorf("lag %v while the broker is down; want >= 3000", v)
+		}
+		return nil
+	})
 	broker = startBroker(t, port, kdir)
 	defer broker.Close()
 	te.emit("o", 6000, 8000, 100, 2, pad)
@@ -132,6 +140,12 @@ func TestKafkaBrokerOutage(t *testing.T) {
 	wantEvents, wantPush, _ := wantIDs("o", 0, 8000)
 	events.waitAll(60*time.Second, wantEvents)
 	push.waitAll(60*time.Second, wantPush)
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if v := lag.Get(); v != 0 {
+			return fmt.Errorf("lag %v after delivery", v)
+		}
+		return nil
+	})
 }
 
 // TestCrashResume stops the engine and closes the store while relays are mid-delivery, reopens the

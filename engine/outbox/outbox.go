@@ -194,15 +194,19 @@ loop:
 	}
 }
 
-// collect deletes the outbox entries every enabled sink has passed.
+// collect deletes the outbox entries every enabled sink has passed, and refreshes the lag gauges
+// (a relay stuck retrying a batch does not update its own).
 func (m *Manager) collect() {
 	m.gcMu.Lock()
 	defer m.gcMu.Unlock()
-	upTo := m.src.Horizon() - 1
+	head := m.src.Horizon() - 1
+	upTo := head
 	for _, r := range m.relays {
-		if c := r.cursor.Load(); c < upTo {
+		c := r.cursor.Load()
+		if c < upTo {
 			upTo = c
 		}
+		r.met.lag.Set(float64(head - min(c, head)))
 	}
 	if upTo <= m.gcSeq {
 		return

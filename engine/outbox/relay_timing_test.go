@@ -65,3 +65,26 @@ func benchmarkKafkaRelay(b *testing.B, n int) {
 	b.ReportMetric(consumed.Seconds()/commit.Seconds(), "consumed/committed")
 	b.Logf("events=%d commit=%s relayed(kafka cursor at end)=%s consumer has all=%s", n, commit, relayed, consumed)
 }
+
+// BenchmarkWebhookRelay commits events (~1 KB JSON) and measures how fast the webhook sink posts
+// them to an httptest receiver that checks every signature (32 POSTs in flight).
+func BenchmarkWebhookRelay(b *testing.B) {
+	const n, pad = 50_000, 1000
+	for range b.N {
+		b.StopTimer()
+		rc := startReceiver(b)
+		te := mustStartEngine(b, b.TempDir(), outbox.Options{WebhookURL: rc.srv.URL})
+		_, _, want := wantIDs("wb", 0, n)
+		b.SetBytes(int64(len(want) * pad))
+		b.StartTimer()
+		start := time.Now()
+		te.emit("wb", 0, n, 4096, 1, pad)
+		commit := time.Since(start)
+		rc.waitAll(10*time.Minute, want)
+		took := time.Since(start)
+		b.StopTimer()
+		b.ReportMetric(float64(len(want))/took.Seconds(), "posted/s")
+		b.Logf("events=%d (posted %d) commit=%s all posted=%s", n, len(want), commit, took)
+		te.Stop()
+	}
+}
