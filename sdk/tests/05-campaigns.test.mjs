@@ -3,9 +3,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, rejectsWith, assertDuration, ts, eventually, sleep, rnd } from '../harness.mjs';
 
-// Tests land as todo until their endpoints exist on main; flipped per test as they pass.
-const WAIT = 'waiting for /campaigns endpoints';
-
 let srv, client;
 const RECEIVERS = [
   { id: 'r-ann', name: 'Ann', country: 'USA', tier: 'gold' },
@@ -80,7 +77,12 @@ async function usaSegment() {
   return id;
 }
 
-test('seed: full example — USA segment → campaign → start → completed → rendered message in each 1-1 channel', { todo: WAIT }, async () => {
+// SERVER BUG (todo until fixed): with no channel_template the fan-out looks for the sender–receiver
+// distinct channel under an empty channel type (cid ":!members-…", engine/fanout.go uses
+// c.Channel.Type == ""), so the seed's own full example finds no channel and sends 0 messages.
+test('seed: full example — USA segment → campaign → start → completed → rendered message in each 1-1 channel', {
+  todo: 'server bug: a campaign without channel_template does not find the existing sender–receiver messaging channel (0 of 3 sent)',
+}, async () => {
   // The seed's minimal campaign has no create_channels: it reaches receivers through their existing
   // distinct 1-1 channels with the sender.
   const distinct = {};
@@ -142,7 +144,7 @@ test('seed: full example — USA segment → campaign → start → completed �
   assert.deepEqual(nl, []);
 });
 
-test('seed: first example — create_channels with channel_template (id, custom, team, members), sender_mode exclude, message custom', { todo: WAIT }, async () => {
+test('seed: first example — create_channels with channel_template (id, custom, team, members), sender_mode exclude, message custom', async () => {
   const segmentId = `seg-first-${rnd(3)}`;
   const segment = client.segment('user', segmentId, {
     name: 'New App Users Segment (optional)',
@@ -212,7 +214,7 @@ test('seed: first example — create_channels with channel_template (id, custom,
   assert.equal(last.promotional, true);
 });
 
-test('user_ids campaign, default sender_mode: new distinct channels get sender + receiver', { todo: WAIT }, async () => {
+test('user_ids campaign, default sender_mode: new distinct channels get sender + receiver', async () => {
   const campaign = client.campaign({
     user_ids: ['r-ann', 'r-bob'],
     sender_id: 'sender3',
@@ -246,7 +248,7 @@ test('user_ids campaign, default sender_mode: new distinct channels get sender +
   }
 });
 
-test('a missing template value renders empty', { todo: WAIT }, async () => {
+test('a missing template value renders empty', async () => {
   const campaign = client.campaign({
     user_ids: ['r-cy'],
     sender_id: 'sender',
@@ -285,7 +287,7 @@ test('members_template: role and custom of template members; dotted template pat
   assert.equal(byId['user-id-1'].vip, true, 'members_template custom is top-level on the member');
 });
 
-test('sender_mode include adds the sender to existing channels; without create_channels missing channels are skipped', { todo: WAIT }, async () => {
+test('sender_mode include adds the sender to existing channels; without create_channels missing channels are skipped', async () => {
   await client.channel('messaging', 'pre-r-ann', { created_by_id: 'r-ann', members: ['r-ann'] }).create();
   const campaign = client.campaign({
     user_ids: ['r-ann', 'r-bob'],
@@ -306,7 +308,7 @@ test('sender_mode include adds the sender to existing channels; without create_c
   assert.deepEqual(none, []);
 });
 
-test('channel segment campaign: one message per channel; receiver in the template is rejected', { todo: WAIT }, async () => {
+test('channel segment campaign: one message per channel; receiver in the template is rejected', async () => {
   for (const id of ['chseg-1', 'chseg-2']) {
     await client.channel('messaging', id, { created_by_id: 'sender', members: ['r-ann', 'r-bob'] }).create();
   }
@@ -336,7 +338,7 @@ test('channel segment campaign: one message per channel; receiver in the templat
   }
 });
 
-test('seed: scheduled start a few seconds ahead → scheduled, then completed', { todo: WAIT }, async () => {
+test('seed: scheduled start a few seconds ahead → scheduled, then completed', async () => {
   const campaign = client.campaign({
     user_ids: ['r-ann'],
     sender_id: 'sender',
@@ -360,7 +362,7 @@ test('seed: scheduled start a few seconds ahead → scheduled, then completed', 
   assert.equal(state.messages.at(-1).text, 'scheduled hello');
 });
 
-test('seed: start with scheduledFor + stopAt far ahead, then stop (empty form body) → stopped; cannot start again', { todo: WAIT }, async () => {
+test('seed: start with scheduledFor + stopAt far ahead, then stop (empty form body) → stopped; cannot start again', async () => {
   const campaign = client.campaign({
     user_ids: ['r-bob'],
     sender_id: 'sender',
@@ -384,7 +386,7 @@ test('seed: start with scheduledFor + stopAt far ahead, then stop (empty form bo
   assert.deepEqual(await client.queryChannelsRequest({ cid: 'messaging:stop-r-bob' }), []);
 });
 
-test('seed: update a draft (segment_ids, sender_id, sender_mode, name, message_template); not after completion', { todo: WAIT }, async () => {
+test('seed: update a draft (segment_ids, sender_id, sender_mode, name, message_template); not after completion', async () => {
   const seg1 = (await client.segment('user', { name: 'u1' }).create()).segment.id;
   const seg2 = (await client.segment('user', { name: 'u2' }).create()).segment.id;
   await client.addSegmentTargets(seg1, ['r-ann']);
@@ -433,7 +435,7 @@ test('seed: update a draft (segment_ids, sender_id, sender_mode, name, message_t
   await rejectsWith(campaign.start(), 400, 4);
 });
 
-test('delete: a deleted campaign is gone (404 code 16) and leaves query results', { todo: WAIT }, async () => {
+test('delete: a deleted campaign is gone (404 code 16) and leaves query results', async () => {
   const campaign = client.campaign(`del-${rnd(3)}`, { user_ids: ['r-ann'], sender_id: 'sender', message_template: { text: 'x' } });
   await campaign.create();
   const res = await campaign.delete();
@@ -447,7 +449,7 @@ test('delete: a deleted campaign is gone (404 code 16) and leaves query results'
   await rejectsWith(client.stopCampaign(`missing-${rnd(3)}`), 404, 16);
 });
 
-test('campaign.get pages its target users with limit/next', { todo: WAIT }, async () => {
+test('campaign.get pages its target users with limit/next', async () => {
   const campaign = client.campaign({
     user_ids: ['r-ann', 'r-bob', 'r-cy', 'nl-1', 'user-id-1'],
     sender_id: 'sender',
@@ -468,7 +470,7 @@ test('campaign.get pages its target users with limit/next', { todo: WAIT }, asyn
   assert.equal(pages, 3);
 });
 
-test('campaign ids with "/", spaces and unicode route intact', { todo: WAIT }, async () => {
+test('campaign ids with "/", spaces and unicode route intact', async () => {
   const id = `camp 1/ü ${rnd(2)}`;
   const campaign = client.campaign(id, { user_ids: ['r-ann'], sender_id: 'sender', message_template: { text: 'x' } });
   await campaign.create();
@@ -479,7 +481,7 @@ test('campaign ids with "/", spaces and unicode route intact', { todo: WAIT }, a
   await rejectsWith(campaign.get(), 404, 16);
 });
 
-test('queryCampaigns: each filter of the seed, sort, limit/next, user_limit', { todo: WAIT }, async () => {
+test('queryCampaigns: each filter of the seed, sort, limit/next, user_limit', async () => {
   const t = rnd(3);
   const segA = (await client.segment('user', `qa-${t}`, { name: 'a' }).create()).segment.id;
   const segB = (await client.segment('user', `qb-${t}`, { name: 'b' }).create()).segment.id;
@@ -544,7 +546,7 @@ test('queryCampaigns: each filter of the seed, sort, limit/next, user_limit', { 
   await rejectsWith(client.queryCampaigns({ status: { $bogus: 1 } }), 400, 4);
 });
 
-test('validation: every rule is 400 code 4', { todo: WAIT }, async () => {
+test('validation: every rule is 400 code 4', async () => {
   const seg = (await client.segment('user', { name: 'v' }).create()).segment.id;
   const deletedSeg = (await client.segment('user', { name: 'gone' }).create()).segment.id;
   await client.deleteSegment(deletedSeg);

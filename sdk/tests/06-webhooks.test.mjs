@@ -3,9 +3,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, ts, eventually, rnd } from '../harness.mjs';
 
-// Tests land as todo until their endpoints exist on main; flipped per test as they pass.
-const WAIT = 'waiting for -webhook.url delivery';
-
 let srv, client, hook;
 before(async () => {
   srv = await startServer({ webhook: true });
@@ -85,7 +82,7 @@ test('each delivery has its own X-Webhook-Id', async () => {
   assert.equal(new Set(ids).size, ids.length, 'ids are unique per event');
 });
 
-test('campaign.started, channel.created, message.new and campaign.completed for a campaign', { todo: WAIT }, async () => {
+test('campaign.started, channel.created, message.new and campaign.completed for a campaign', async () => {
   const campaign = client.campaign(`whc-${rnd(3)}`, {
     user_ids: ['wh-1', 'wh-2'],
     sender_id: 'wh-sender',
@@ -123,7 +120,7 @@ test('campaign.started, channel.created, message.new and campaign.completed for 
   assert.ok(startedIdx < completedIdx, 'campaign.started arrives before campaign.completed');
 });
 
-test('campaign.stopped arrives when a scheduled campaign is stopped', { todo: WAIT }, async () => {
+test('campaign.stopped arrives when a scheduled campaign is stopped', async () => {
   const campaign = client.campaign(`whs-${rnd(3)}`, { user_ids: ['wh-1'], sender_id: 'wh-sender', message_template: { text: 'x' } });
   await campaign.create();
   await campaign.start({ scheduledFor: new Date(Date.now() + 3600_000).toISOString() });
@@ -133,7 +130,7 @@ test('campaign.stopped arrives when a scheduled campaign is stopped', { todo: WA
   assert.equal(d.json.campaign.status, 'stopped');
 });
 
-test('skip_webhook keeps the campaign’s channel and message events off the webhook', { todo: WAIT }, async () => {
+test('skip_webhook keeps the campaign’s channel and message events off the webhook', async () => {
   const campaign = client.campaign(`whskip-${rnd(3)}`, {
     user_ids: ['wh-1', 'wh-2'],
     sender_id: 'wh-sender',
