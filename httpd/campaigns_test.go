@@ -595,3 +595,142 @@ func TestCampaignSenderModeAndChannelTemplate(t *testing.T) {
 		t.Fatalf("create_channels false created a channel")
 	}
 }
+
+func TestCampaignUserSegments(t *testing.T) {
+	ts := mustStartTestServer(t)
+	ts.mustCreateUsers("admin", "u1", "u2", "u3", "u4")
+	ts.mustCreateSegment(map[string]any{"id": "static", "type": "user"})
+	ts.mustAddTargets("static", "u1", "u2", "admin")
+	ts.mustCreateSegment(map[string]any{"id": "everyone", "type": "user", "all_users": true})
+	id := ts.mustCreateCampaign(map[string]any{
+		"sender_id": "admin", "segment_ids": []string{"static", "everyone"},
+		"message_template": map[string]any{"text": "Hi {{ receiver.name }}"},
+		"create_channels":  true, "channel_template": map[string]any{"type": "messaging"},
+	})
+	c := ts.getCampaign(id)
+	if segs := c["segments"].([]any); len(segs) != 2 || segs[0].(map[string]any)["id"] != "static" {
+		t.Fatalf("unexpected segments %v", c["segments"])
+	}
+	if status, m := ts.do("POST", "/campaigns/"+id+"/start", "{}"); status != 201 {
+		t.Fatalf("cannot start: %d %v", status, m)
+	}
+	c = ts.waitCampaignStatus(id, "completed")
+	// Duplicates across segments removed, the sender left out.
+	if st := c["stats"].(map[string]any); st["stats_messages_sent"] != 4.0 || st["stats_users_sent"] != 4.0 {
+		t.Fatalf("unexpected stats %v", st)
+	}
+	for _, u := range []string{"u1", "u2", "u3", "u4"} {
+		if texts, _ := ts.channelTexts("messaging:" + engine.DistinctChannelID([]string{"admin", u})); !slices.Equal(texts, []string{"Hi Name " + u}) {
+			t.Fatalf("unexpected texts for %s: %q", u, texts)
+		}
+	}
+	// The users page of a started campaign is its frozen audience.
+	_, m := ts.do("GET", "/campaigns/"+id+"?limit=10", nil)
+	if users := m["campaign"].(map[string]any)["users"].([]any); len(users) != 4 {
+		t.Fatalf("unexpected users page %v", users)
+	}
+	// A deleted segment cannot be used.
+	if status, m := ts.do("DELETE", "/segments/static", nil); status != 200 {
+		t.Fatalf("cannot delete segment: %d %v", status, m)
+	}
+	status, m := ts.do("POST", "/campaigns", map[string]any{"sender_id": "admin", "segment_ids": []string{"static"},
+		"message_template": map[string]any{"text": "x"}})
+	wantError(t, status, m, 400, 4)
+}
+
+func TestCampaignChannelSegment(t *testing.T) {
+	ts := mustStartTestServer(t)
+	ts.mustCreateUsers("admin", "u1", "u2", "u3")
+	for _, ch := range []string{"c1", "c2"} {
+		status, m := ts.do("POST", "/channels/team/"+ch+"/query", map[string]any{
+			"data": map[string]any{"created_by_id": "u1", "members": []string{"u1", "u2", "u3"}, "color": "blue-" + ch}})
+		if status != 201 {
+			t.Fatalf("cannot create channel: %d %v", status, m)
+		}
+	}
+	ts.mustCreateSegment(map[string]any{"id": "chans", "type": "channel"})
+	ts.mustAddTargets("chans", "team:c1", "team:c2")
+	// receiver is not available for channel segments.
+	status, m := ts.do("POST", "/campaigns", map[string]any{"sender_id": "admin", "segment_ids": []string{"chans"},
+		"message_template": map[string]any{"text": "Hi {{ receiver.name }}"}})
+	wantError(t, status, m, 400, 4)
+	if _, ok := m["exception_fields"].(map[string]any)["message_template.text"]; !ok {
+		t.Fatalf("unexpected error %v", m)
+	}
+	// user_ids and channel segments do not mix; user and channel segments do not mix.
+	ts.mustCreateSegment(map[string]any{"id": "users", "type": "user"})
+	status, m = ts.do("POST", "/campaigns", map[string]any{"sender_id": "admin", "segment_ids": []string{"chans", "users"},
+		"message_template": map[string]any{"text": "x"}})
+	wantError(t, status, m, 400, 4)
+
+	id := ts.mustCreateCampaign(map[string]any{"sender_id": "admin", "segment_ids": []string{"chans"}, "sender_mode": "include",
+		"message_template": map[string]any{"text": "News for {{ channel.id }} ({{channel.color}}) from {{ sender.name }}"}})
+	if status, m := ts.do("POST", "/campaigns/"+id+"/start", "{}"); status != 201 {
+		t.Fatalf("cannot start: %d %v", status, m)
+	}
+	c := ts.waitCampaignStatus(id, "completed")
+	if st := c["stats"].(map[string]any); st["stats_messages_sent"] != 2.0 || st["stats_channels_created"] != 0.0 {
+		t.Fatalf("unexpected stats %v", st)
+	}
+	for _, ch := range []string{"c1", "c2"} {
+		texts, _ := ts.channelTexts("team:" + ch)
+		if want := "News for " + ch + " (blue-" + ch + ") from Name admin"; !slices.Equal(texts, []string{want}) {
+			t.Fatalf("unexpected texts in %s; got %q; want %q", ch, texts, want)
+		}
+		_, chRec, _, _ := ts.E.ChannelByCID("team:" + ch)
+		if chRec.MemberCount != 4 { // sender_mode include added admin
+			t.Fatalf("unexpected member count of %s: %d", ch, chRec.MemberCount)
+		}
+	}
+}
+
+func TestCampaignDeleteRunning(t *testing.T) {
+	ts := mustStartTestServer(t)
+	const n = 30000
+	users := make([]storage.User, 0, 1000)
+	for i := 0; i <= n; i += len(users) {
+		users = users[:0]
+		for j := i; j < min(i+1000, n+1); j++ {
+			users = append(users, storage.User{ID: fmt.Sprintf("u%06d", j)})
+		}
+		if err := ts.E.UpsertUsers(users); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts.mustCreateSegment(map[string]any{"id": "all", "type": "user", "all_users": true})
+	body := map[string]any{"sender_id": "u000000", "segment_ids": []string{"all"}, "message_template": map[string]any{"text": "x"},
+		"create_channels": true, "channel_template": map[string]any{"type": "messaging"}}
+	stopped := ts.mustCreateCampaign(body)
+	deleted := ts.mustCreateCampaign(body)
+	for _, id := range []string{stopped, deleted} {
+		if status, m := ts.do("POST", "/campaigns/"+id+"/start", "{}"); status != 201 {
+			t.Fatalf("cannot start: %d %v", status, m)
+		}
+	}
+	if c := ts.getCampaign(stopped); c["status"] != "in_progress" {
+		t.Fatalf("unexpected status right after start: %v", c["status"])
+	}
+	// Running campaigns lock their segments.
+	if seg := ts.getSegment("all"); seg["locked"] != true {
+		t.Fatalf("the segment of a running campaign is not locked: %v", seg)
+	}
+	status, m := ts.do("POST", "/campaigns/"+stopped+"/stop", nil)
+	if status != 201 || m["campaign"].(map[string]any)["status"] != "stopped" {
+		t.Fatalf("cannot stop: %d %v", status, m)
+	}
+	sent := m["campaign"].(map[string]any)["stats"].(map[string]any)["stats_messages_sent"].(float64)
+	if status, m := ts.do("DELETE", "/campaigns/"+deleted, nil); status != 200 {
+		t.Fatalf("cannot delete a running campaign: %d %v", status, m)
+	}
+	status, m = ts.do("GET", "/campaigns/"+deleted, nil)
+	wantError(t, status, m, 404, 16)
+	// Nothing is sent after stop returned.
+	time.Sleep(300 * time.Millisecond)
+	c := ts.getCampaign(stopped)
+	if c["status"] != "stopped" || c["stats"].(map[string]any)["stats_messages_sent"].(float64) != sent || sent >= n {
+		t.Fatalf("the campaign went on after stop: sent %v at stop; now %v", sent, c)
+	}
+	if seg := ts.getSegment("all"); seg["locked"] != false {
+		t.Fatalf("the segment stays locked after stop and delete: %v", seg)
+	}
+}
