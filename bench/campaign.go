@@ -1,0 +1,191 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/campaignd/campaignd/engine"
+	"github.com/campaignd/campaignd/storage"
+)
+
+// CampaignConfig is the in-process campaign fan-out workload: Recipients users in one all_users
+// segment, one campaign sending each a templated message in its distinct 1-1 channel.
+type CampaignConfig struct {
+	// Dir is the data directory (created; its contents are the caller's to remove).
+	Dir string
+	// Recipients is the audience size. Default: 1,000,000.
+	Recipients int
+	// ExistingChannels pre-creates every recipient's channel (by a first, unmeasured campaign),
+	// so the measured campaign only appends messages.
+	ExistingChannels bool
+	// Logf receives progress lines; nil = silent.
+	Logf func(format string, args ...any)
+}
+
+// CampaignResult is what RunCampaign measured.
+type CampaignResult struct {
+	Recipients      int
+	MessagesSent    uint64
+	ChannelsCreated uint64
+	// Elapsed is from the start call to completed; StartLatency is how long start took to answer.
+	Elapsed      time.Duration
+	StartLatency time.Duration
+	SendsPerSec  float64
+	// PeakRSS is the process's VmHWM (0 where /proc is unavailable); HeapSys the Go heap
+	// obtained from the OS at the end.
+	PeakRSS uint64
+	HeapSys uint64
+}
+
+func (r *CampaignResult) String() string {
+	return fmt.Sprintf("recipients=%d sent=%d channels_created=%d elapsed=%s start=%s sends/s=%.0f peak_rss=%dMiB heap_sys=%dMiB",
+		r.Recipients, r.MessagesSent, r.ChannelsCreated, r.Elapsed.Round(time.Millisecond), r.StartLatency.Round(time.Microsecond),
+		r.SendsPerSec, r.PeakRSS>>20, r.HeapSys>>20)
+}
+
+// CampaignEnv is a prepared store: users and segment loaded, channels pre-created if asked.
+type CampaignEnv struct {
+	cfg CampaignConfig
+	DB  *storage.DB
+	E   *engine.Engine
+	n   int
+}
+
+// PrepareCampaign opens a store in cfg.Dir and loads the workload's users (and channels).
+// The caller must Close the env.
+func PrepareCampaign(cfg CampaignConfig) (*CampaignEnv, error) {
+	if cfg.Recipients <= 0 {
+		cfg.Recipients = 1000000
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	db, err := storage.Open(storage.Options{Path: cfg.Dir})
+	if err != nil {
+		return nil, err
+	}
+	e, err := engine.Open(db, engine.Options{})
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := e.Start(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	env := &CampaignEnv{cfg: cfg, DB: db, E: e}
+	t := time.Now()
+	users := make([]storage.User, 0, 1000)
+	users = append(users, storage.User{ID: "sender", Name: "The Sender"})
+	for i := 1; i <= cfg.Recipients; i++ {
+		id := "u" + strconv.Itoa(i)
+		users = append(users, storage.User{ID: id, Name: "User " + id, Custom: []byte(`{"plan":"gold"}`)})
+		if len(users) == cap(users) || i == cfg.Recipients {
+			if err := e.UpsertUsers(users); err != nil {
+				env.Close()
+				return nil, err
+			}
+			users = users[:0]
+		}
+	}
+	cfg.Logf("loaded %d users in %s", cfg.Recipients+1, time.Since(t))
+	if _, err := e.CreateSegment(&engine.SegmentParams{ID: ptr("everyone"), Type: ptr("user"), AllUsers: ptr(true)}); err != nil {
+		env.Close()
+		return nil, err
+	}
+	if cfg.ExistingChannels {
+		r, err := env.Run("warmup")
+		if err != nil {
+			env.Close()
+			return nil, err
+		}
+		cfg.Logf("pre-created channels: %s", r)
+	}
+	return env, nil
+}
+
+// Run creates and starts a campaign named id and waits until it completes.
+func (env *CampaignEnv) Run(id string) (*CampaignResult, error) {
+	e := env.E
+	in := &engine.CampaignInput{
+		ID: ptr(id), SenderID: ptr("sender"), SegmentIDs: &[]string{"everyone"},
+		MessageTemplate: &engine.MessageTemplateInput{Text: ptr("Hi {{ receiver.name }}, {{ sender.name }} has news for {{ receiver.plan }} members")},
+		CreateChannels:  ptr(true),
+		ChannelTemplate: &engine.ChannelTemplateInput{Type: ptr("messaging")},
+	}
+	if _, err := e.CreateCampaign(in); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if _, err := e.StartCampaign(id, &engine.StartOptions{}); err != nil {
+		return nil, err
+	}
+	res := &CampaignResult{Recipients: env.cfg.Recipients, StartLatency: time.Since(t0)}
+	lastLog := time.Now()
+	for {
+		c, err := e.GetCampaign(id)
+		if err != nil {
+			return nil, err
+		}
+		if c.Status == storage.CampaignCompleted {
+			res.Elapsed = time.Since(t0)
+			res.MessagesSent = c.Run.MessagesSent
+			res.ChannelsCreated = c.Run.ChannelsCreated
+			break
+		}
+		if c.Status != storage.CampaignInProgress {
+			return nil, fmt.Errorf("campaign %q ended as %s", id, c.Status)
+		}
+		if time.Since(lastLog) > 5*time.Second {
+			env.cfg.Logf("campaign %s: %d/%d sent", id, c.Run.MessagesSent, c.Run.Total)
+			lastLog = time.Now()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	res.SendsPerSec = float64(res.MessagesSent) / res.Elapsed.Seconds()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	res.HeapSys = ms.HeapSys
+	res.PeakRSS = ProcPeakRSS(os.Getpid())
+	return res, nil
+}
+
+// Close stops the engine and closes the store.
+func (env *CampaignEnv) Close() {
+	env.E.Stop()
+	_ = env.DB.Close()
+}
+
+// RunCampaign prepares cfg and measures one campaign.
+func RunCampaign(cfg CampaignConfig) (*CampaignResult, error) {
+	env, err := PrepareCampaign(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer env.Close()
+	return env.Run("measured")
+}
+
+// ProcPeakRSS returns the VmHWM (peak resident set) of process pid in bytes, or 0 when unknown.
+func ProcPeakRSS(pid int) uint64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) >= 1 {
+				kb, _ := strconv.ParseUint(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+func ptr[T any](v T) *T { return &v }

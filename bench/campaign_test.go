@@ -1,0 +1,69 @@
+package bench
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkCampaign measures the fan-out of one campaign to 1,000,000 users (issue #4 item 10):
+// with new 1-1 channels, and with every channel existing already. Run it with -benchtime=1x; each
+// iteration sends a whole campaign. BENCH_RECIPIENTS is not read: the figure is for 1,000,000.
+func BenchmarkCampaign(b *testing.B) {
+	for _, n := range []int{1000000} {
+		for _, existing := range []bool{false, true} {
+			name := "new"
+			if existing {
+				name = "existing"
+			}
+			b.Run(fmt.Sprintf("recipients=%d/channels=%s", n, name), func(b *testing.B) {
+				benchmarkCampaign(b, n, existing)
+			})
+		}
+	}
+}
+
+func benchmarkCampaign(b *testing.B, n int, existing bool) {
+	env, err := PrepareCampaign(CampaignConfig{Dir: b.TempDir(), Recipients: n, ExistingChannels: existing, Logf: b.Logf})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var sends, secs float64
+	var last *CampaignResult
+	for i := range b.N {
+		r, err := env.Run(fmt.Sprintf("bench-%d", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r.MessagesSent != uint64(n) {
+			b.Fatalf("unexpected messages sent; got %d; want %d", r.MessagesSent, n)
+		}
+		sends += float64(r.MessagesSent)
+		secs += r.Elapsed.Seconds()
+		last = r
+	}
+	b.StopTimer()
+	b.ReportMetric(sends/secs, "sends/s")
+	b.ReportMetric(float64(last.PeakRSS>>20), "peak-rss-MiB")
+	b.ReportMetric(float64(last.StartLatency.Microseconds())/1000, "start-ms")
+	b.Logf("%s", last)
+}
+
+// TestCampaignWorkloadSmall keeps the workload itself working (the benchmark is too big for tests).
+func TestCampaignWorkloadSmall(t *testing.T) {
+	for _, existing := range []bool{false, true} {
+		r, err := RunCampaign(CampaignConfig{Dir: t.TempDir(), Recipients: 5000, ExistingChannels: existing})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCreated := uint64(5000)
+		if existing {
+			wantCreated = 0
+		}
+		if r.MessagesSent != 5000 || r.ChannelsCreated != wantCreated {
+			t.Fatalf("unexpected result %s", r)
+		}
+	}
+}
