@@ -178,13 +178,25 @@ func (c *container) or(src []byte, full bool) error {
 	}
 	switch kind {
 	case kindArray:
-		for i := 0; i < card; i++ {
-			lo := binary.LittleEndian.Uint16(payload[2*i:])
-			c.words[lo>>6] |= uint64(1) << (lo & 63)
+		// Four values per load; uint16>>6 indexes the 1024 words without bounds checks.
+		w := &c.words
+		p := payload[:2*card]
+		for ; len(p) >= 8; p = p[8:] {
+			v := binary.LittleEndian.Uint64(p)
+			a, b, x, y := uint16(v), uint16(v>>16), uint16(v>>32), uint16(v>>48)
+			w[a>>6] |= 1 << (a & 63)
+			w[b>>6] |= 1 << (b & 63)
+			w[x>>6] |= 1 << (x & 63)
+			w[y>>6] |= 1 << (y & 63)
+		}
+		for ; len(p) >= 2; p = p[2:] {
+			a := binary.LittleEndian.Uint16(p)
+			w[a>>6] |= 1 << (a & 63)
 		}
 	case kindBitset:
+		p := payload[:8*containerWords]
 		for i := range c.words {
-			c.words[i] |= binary.LittleEndian.Uint64(payload[8*i:])
+			c.words[i] |= binary.LittleEndian.Uint64(p[8*i:])
 		}
 	case kindRun:
 		n := int(binary.LittleEndian.Uint16(payload))
