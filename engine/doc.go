@@ -78,6 +78,7 @@
 // and update set Computing and bump Generation, then queue the id; the sizer scans users (ScanUsers,
 // UserDoc) or channels (channelCandidates, channelDoc), and stores size and, for filters, the matching
 // ordinals only if Generation is unchanged. startSegments queues every record still Computing.
+// Every DefaultSegmentRefresh the sizer also recomputes all sized user segments in one user scan.
 //
 // Campaigns use two calls (audience.go, segments.go):
 //

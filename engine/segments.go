@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -42,6 +43,9 @@ type segmentsState struct {
 	pendMu  sync.Mutex
 	pending map[string]struct{}
 	wake    chan struct{}
+
+	// refreshEvery overrides DefaultSegmentRefresh when set before Start (tests); < 0 disables.
+	refreshEvery time.Duration
 }
 
 func (s *segmentsState) stripe(id string) *sync.Mutex {

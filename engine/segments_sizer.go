@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/campaignd/campaignd/bitmap"
 	"github.com/campaignd/campaignd/engine/filter"
@@ -34,6 +35,19 @@ func (e *Engine) startSegments() error {
 		return fmt.Errorf("cannot resume segment sizing: %w", err)
 	}
 	wake := e.segments.wakeCh()
+	every := e.segments.refreshEvery
+	if every == 0 {
+		every = DefaultSegmentRefresh
+	}
+	var tick <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		tick = t.C
+		e.goBackground(func(stop <-chan struct{}) {
+			<-stop
+			t.Stop()
+		})
+	}
 	e.goBackground(func(stop <-chan struct{}) {
 		for {
 			id, ok := e.segments.pop()
@@ -42,8 +56,15 @@ func (e *Engine) startSegments() error {
 				case <-stop:
 					return
 				case <-wake:
-					continue
+				case <-tick:
+					if err := e.refreshUserSegments(stop); err != nil {
+						if errors.Is(err, errStopped) {
+							return
+						}
+						e.log.Error("cannot refresh segment sizes", "err", err)
+					}
 				}
+				continue
 			}
 			if err := e.sizeSegment(id, stop); err != nil {
 				if errors.Is(err, errStopped) {
@@ -106,6 +127,113 @@ func (e *Engine) sizeSegment(id string, stop <-chan struct{}) error {
 	putSegment(tx.B, cur)
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot store the size of segment %q: %w", id, err)
+	}
+	return nil
+}
+
+// DefaultSegmentRefresh is how often the sizer recomputes every sized user segment (filter and
+// all_users), since users are created, changed and deleted after a segment was sized.
+const DefaultSegmentRefresh = 5 * time.Minute
+
+// refreshUserSegments recomputes, in one scan of the users, the size (and a filter segment's
+// targets) of every live filter and all_users user segment that is not already being computed,
+// and stores what changed.
+func (e *Engine) refreshUserSegments(stop <-chan struct{}) error {
+	type job struct {
+		id  string
+		gen uint64
+		f   *filter.Filter // nil for all_users
+		bm  *bitmap.Bitmap
+	}
+	var jobs []*job
+	it := e.db.NewIter([]byte{storage.PrefixSegment}, []byte{storage.PrefixSegment + 1})
+	var s storage.Segment
+	var err error
+	for ok := it.First(); ok; ok = it.Next() {
+		if err = s.Unmarshal(it.Value()); err != nil {
+			break
+		}
+		if s.DeletedAt != 0 || s.Computing || s.Type != storage.SegmentTypeUser || !needsSizing(&s) {
+			continue
+		}
+		j := &job{id: s.ID, gen: s.Generation}
+		if len(s.Filter) > 0 {
+			if j.f, err = filter.Compile(s.Filter, filter.UserSchema); err != nil {
+				err = fmt.Errorf("cannot compile the stored filter of segment %q: %w", s.ID, err)
+				break
+			}
+			j.bm = bitmap.New()
+		}
+		jobs = append(jobs, j)
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || len(jobs) == 0 {
+		return err
+	}
+	var live uint64
+	stopped := false
+	err = e.ScanUsers(func(ord uint32, u *storage.User) bool {
+		live++
+		if live%stopEvery == 0 && isClosed(stop) {
+			stopped = true
+			return false
+		}
+		d := (*UserDoc)(u)
+		for _, j := range jobs {
+			if j.f != nil && j.f.Match(d) {
+				j.bm.Add(ord)
+			}
+		}
+		return true
+	})
+	if err == nil && stopped {
+		err = errStopped
+	}
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if err := e.storeRefreshedSize(j.id, j.gen, j.bm, live); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// storeRefreshedSize stores a refreshed size (bm nil: an all_users segment of live users) unless
+// the segment changed meanwhile or nothing differs.
+func (e *Engine) storeRefreshedSize(id string, gen uint64, bm *bitmap.Bitmap, live uint64) error {
+	mu := e.segments.stripe(id)
+	mu.Lock()
+	defer mu.Unlock()
+	cur, found, err := readSegment(e.db, id)
+	if err != nil || !found || cur.DeletedAt != 0 || cur.Computing || cur.Generation != gen {
+		return err
+	}
+	prefix := storage.SegmentBitsPrefix(nil, id)
+	size := live
+	if bm != nil {
+		old, err := bitmap.Load(e.db, prefix)
+		if err != nil {
+			return fmt.Errorf("cannot refresh segment %q: %w", id, err)
+		}
+		if old.Equals(bm) && cur.Size == bm.Cardinality() {
+			return nil
+		}
+		size = bm.Cardinality()
+	} else if cur.Size == size {
+		return nil
+	}
+	tx := e.NewTx()
+	if bm != nil {
+		bitmap.Store(tx.B, prefix, bm)
+	}
+	cur.Size = size
+	putSegment(tx.B, cur)
+	if err := e.Commit(tx); err != nil {
+		return fmt.Errorf("cannot refresh segment %q: %w", id, err)
 	}
 	return nil
 }
