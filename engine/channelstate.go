@@ -465,8 +465,10 @@ func (e *Engine) QueryChannels(dst []byte, req *QueryChannelsRequest) ([]byte, e
 		return int(a.ord) - int(b.ord)
 	}
 	var derr error
+	scratch := &channelDoc{e: e}
 	visit := func(ord uint32, ch *storage.Channel) bool {
-		d := &channelDoc{e: e, ord: ord, ch: ch, cid: e.db.Channels.ID(ord)}
+		d := scratch
+		*d = channelDoc{e: e, ord: ord, ch: ch, cid: e.db.Channels.ID(ord)}
 		matched := f.Match(d)
 		if d.err != nil {
 			derr = d.err
@@ -475,7 +477,9 @@ func (e *Engine) QueryChannels(dst []byte, req *QueryChannelsRequest) ([]byte, e
 		if !matched {
 			return true
 		}
-		docs = append(docs, d)
+		kept := *d
+		kept.ch = cloneChannel(ch)
+		docs = append(docs, &kept)
 		if len(docs) >= 2*keep+64 {
 			slices.SortFunc(docs, cmp)
 			clear(docs[keep:])
@@ -509,7 +513,8 @@ func (e *Engine) QueryChannels(dst []byte, req *QueryChannelsRequest) ([]byte, e
 }
 
 // channelCandidates calls visit for each channel that may match f (see QueryChannels), until
-// visit returns false.
+// visit returns false. NB: ch may alias iterator memory reused after visit returns: a visit that
+// keeps it must cloneChannel it.
 func (e *Engine) channelCandidates(f *filter.Filter, raw []byte, visit func(ord uint32, ch *storage.Channel) bool) error {
 	var ords []uint32
 	switch cids, ok := f.IDs("cid"); {
@@ -565,21 +570,21 @@ func (e *Engine) channelCandidates(f *filter.Filter, raw []byte, visit func(ord 
 }
 
 // scanChannels calls visit for every stored channel in ordinal order until it returns false.
+// NB: ch aliases iterator memory and is reused: it is valid only during the call (cloneChannel).
 func (e *Engine) scanChannels(visit func(ord uint32, ch *storage.Channel) bool) error {
 	lower := []byte{storage.PrefixChannel}
 	it := e.db.NewIter(lower, []byte{storage.PrefixChannel + 1})
+	var ch storage.Channel
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		if len(k) != 5 {
 			continue
 		}
-		ch := &storage.Channel{}
-		if err := ch.Unmarshal(it.Value()); err != nil {
+		if err := ch.UnmarshalNoCopy(it.Value()); err != nil {
 			_ = it.Close()
 			return fmt.Errorf("cannot read channel %x: %w", k, err)
 		}
-		ch.Custom = slices.Clone(ch.Custom)
-		if !visit(binary.BigEndian.Uint32(k[1:]), ch) {
+		if !visit(binary.BigEndian.Uint32(k[1:]), &ch) {
 			break
 		}
 	}
@@ -698,4 +703,14 @@ func (d *channelDoc) Field(name string) (filter.Value, bool) {
 		return filter.BoolValue(ch.Disabled), true
 	}
 	return filter.CustomValue(ch.Custom, name)
+}
+
+// cloneChannel returns a copy of ch that aliases nothing.
+func cloneChannel(ch *storage.Channel) *storage.Channel {
+	c := *ch
+	c.Type = strings.Clone(ch.Type)
+	c.ID = strings.Clone(ch.ID)
+	c.Team = strings.Clone(ch.Team)
+	c.Custom = slices.Clone(ch.Custom)
+	return &c
 }

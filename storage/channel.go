@@ -76,7 +76,13 @@ func (c *Channel) Marshal(dst []byte) []byte {
 }
 
 // Unmarshal decodes src into c. Strings are copied; c.Custom aliases src.
-func (c *Channel) Unmarshal(src []byte) error {
+func (c *Channel) Unmarshal(src []byte) error { return c.unmarshal(src, false) }
+
+// UnmarshalNoCopy decodes src into c without copying: every string and c.Custom alias src, so c
+// is valid only while src is unchanged (e.g. until an iterator moves). It does not allocate.
+func (c *Channel) UnmarshalNoCopy(src []byte) error { return c.unmarshal(src, true) }
+
+func (c *Channel) unmarshal(src []byte, alias bool) error {
 	d := Decoder{B: src}
 	if v := d.Byte(); v != channelVersion {
 		if d.Err != nil {
@@ -87,10 +93,10 @@ func (c *Channel) Unmarshal(src []byte) error {
 	flags := d.Byte()
 	c.Frozen = flags&channelFrozen != 0
 	c.Disabled = flags&channelDisabled != 0
-	c.Type = d.String()
-	c.ID = d.String()
+	c.Type = d.stringAlias(alias)
+	c.ID = d.stringAlias(alias)
 	c.CreatedBy = d.u32()
-	c.Team = d.String()
+	c.Team = d.stringAlias(alias)
 	c.MemberCount = d.u32()
 	c.MessageCount = d.Uvarint()
 	c.NextSeq = d.Uvarint()

@@ -69,6 +69,12 @@ func nilIfEmpty(b []byte) []byte {
 func TestChannelCodecRoundTrip(t *testing.T) {
 	for _, c := range sampleChannels() {
 		roundTrip(t, c, (*Channel).Marshal, (*Channel).Unmarshal, func(c *Channel) { c.Custom = nilIfEmpty(c.Custom) })
+		roundTrip(t, c, (*Channel).Marshal, (*Channel).UnmarshalNoCopy, func(c *Channel) { c.Custom = nilIfEmpty(c.Custom) })
+	}
+	b := sampleChannels()[2].Marshal(nil)
+	var c Channel
+	if n := testing.AllocsPerRun(100, func() { _ = c.UnmarshalNoCopy(b) }); n != 0 {
+		t.Fatalf("unexpected allocations in UnmarshalNoCopy; got %v; want 0", n)
 	}
 	for _, m := range sampleMembers() {
 		roundTrip(t, m, (*Member).Marshal, (*Member).Unmarshal, func(m *Member) { m.Custom = nilIfEmpty(m.Custom) })
@@ -98,6 +104,7 @@ func TestRecordCodecCorrupt(t *testing.T) {
 		}
 	}
 	f("channel", sampleChannels()[2].Marshal(nil), func(b []byte) error { var c Channel; return c.Unmarshal(b) })
+	f("channel (no copy)", sampleChannels()[2].Marshal(nil), func(b []byte) error { var c Channel; return c.UnmarshalNoCopy(b) })
 	f("member", sampleMembers()[2].Marshal(nil), func(b []byte) error { var m Member; return m.Unmarshal(b) })
 	f("message", sampleMessages()[2].Marshal(nil), func(b []byte) error { var m Message; return m.Unmarshal(b) })
 }
