@@ -1,6 +1,9 @@
 // Campaigns (issue #4): the seed's campaign examples end to end through the SDK.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { startServer, rejectsWith, assertDuration, ts, eventually, sleep, rnd } from '../harness.mjs';
 
 let srv, client;
@@ -535,6 +538,9 @@ test('queryCampaigns: each filter of the seed, sort, limit/next, user_limit', as
   const second = await client.queryCampaigns(mine, sort, { limit: 2, next: first.next });
   assert.deepEqual(ids(second), [c1.id]);
   assert.ok(!second.next);
+  assert.equal(typeof second.prev, 'string', 'the second page carries prev');
+  const back = await client.queryCampaigns(mine, sort, { limit: 2, prev: second.prev });
+  assert.deepEqual(ids(back), [c3.id, c2.id]);
 
   // user_limit caps the embedded users (a user_ids campaign: its targets are known in draft)
   const c4 = await mk(`q4-${t}`, { name: `name-4-${t}`, user_ids: ['r-ann', 'r-bob', 'r-cy'] });
@@ -579,8 +585,9 @@ test('validation: every rule is 400 code 4', async () => {
     assert.ok(err.message.length > 'StreamChat error code 4: '.length, `${why}: message should say what to fix`);
   }
   // valid boundaries and null enums
-  const ok = await client.createCampaign({ id: null, ...base, sender_mode: null, sender_visibility: 'archived' });
+  const ok = await client.createCampaign({ id: null, ...base, sender_mode: null, sender_visibility: 'archived', show_channels: true, skip_push: true, skip_webhook: true });
   assert.match(ok.campaign.id, UUID);
+  assertCampaign(ok.campaign, { sender_visibility: 'archived', show_channels: true, skip_push: true, skip_webhook: true, create_channels: false });
   const thousand = Array.from({ length: 1000 }, (_, i) => `bulk-${i}`);
   for (let i = 0; i < thousand.length; i += 100) {
     await client.upsertUsers(thousand.slice(i, i + 100).map((id) => ({ id })));
@@ -597,4 +604,40 @@ test('validation: every rule is 400 code 4', async () => {
     4,
   );
   assert.equal((await c.get()).campaign.status, 'draft', 'a rejected start changes nothing');
+});
+
+test('scheduler survives a restart: a start time that passed while campaignd was down starts at boot', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'campaignd-sdk-sched-'));
+  let a, b;
+  try {
+    a = await startServer({ dataDir: dir });
+    const ca = a.client();
+    await ca.upsertUsers([{ id: 'boot-sender', name: 'Boots' }, { id: 'boot-r', name: 'Rae' }]);
+    const campaign = ca.campaign('boot-campaign', {
+      user_ids: ['boot-r'],
+      sender_id: 'boot-sender',
+      message_template: { text: 'after reboot, {{ receiver.name }}' },
+      create_channels: true,
+      channel_template: { type: 'messaging', id: 'boot-{{ receiver.id }}' },
+    });
+    await campaign.create();
+    const scheduledFor = new Date(Date.now() + 1500).toISOString();
+    assert.equal((await campaign.start({ scheduledFor })).campaign.status, 'scheduled');
+    assert.deepEqual(await a.stop(), { code: 0, signal: null });
+    await sleep(Math.max(0, Date.parse(scheduledFor) - Date.now()) + 500);
+
+    b = await startServer({ dataDir: dir, key: a.key, secret: a.secret });
+    const cb = b.client();
+    const again = cb.campaign('boot-campaign');
+    let last;
+    const done = await eventually(async () => (last = (await again.get()).campaign).status === 'completed', 15000);
+    assert.ok(done, `campaign should complete after the restart, is ${last?.status}`);
+    assert.equal(last.stats.stats_messages_sent, 1);
+    const state = await cb.channel('messaging', 'boot-boot-r').query({ messages: { limit: 5 } });
+    assert.deepEqual(state.messages.map((m) => m.text), ['after reboot, Rae']);
+  } finally {
+    await a?.stop();
+    await b?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
