@@ -96,6 +96,9 @@
 //
 // # Lock order
 //
+// User record stripes (usersState.locks, taken in ascending order) are taken after the user ids
+// are interned and take no other engine lock; they are held across the users' commit.
+//
 // Segment stripes take no other engine lock while held (targets are interned before the stripe is
 // taken); they are held across the segment's commit.
 //

@@ -110,7 +110,8 @@ func (e *Engine) getUserRecord(ord uint32) (*storage.User, bool, error) {
 // Missing and soft-deleted users are skipped silently.
 //
 // NB: u aliases iterator memory and is reused: it is valid only during the call to fn. Copy what
-// you keep (strings included: they alias the record bytes).
+// you keep (strings included: they alias the record bytes), except u.ID, which is the interner's
+// string and may be kept.
 func (e *Engine) UsersByOrdinals(ords []uint32, fn func(ord uint32, u *storage.User)) error {
 	return e.userRecords(ords, false, fn)
 }
@@ -162,6 +163,7 @@ func (e *Engine) userRecords(ords []uint32, withDeleted bool, fn func(ord uint32
 		if !withDeleted && UserDeleted(&u) {
 			continue
 		}
+		u.ID = e.userID(ord, u.ID)
 		fn(ord, &u)
 	}
 	return it.Close()
@@ -170,7 +172,8 @@ func (e *Engine) userRecords(ords []uint32, withDeleted bool, fn func(ord uint32
 // ScanUsers calls fn for every live user in ascending ordinal order, until fn returns false.
 // It is one forward Pebble scan over the user keyspace.
 //
-// NB: u aliases iterator memory and is reused: it is valid only during the call to fn.
+// NB: u aliases iterator memory and is reused: it is valid only during the call to fn (u.ID, the
+// interner's string, may be kept).
 func (e *Engine) ScanUsers(fn func(ord uint32, u *storage.User) bool) error {
 	it := e.db.NewIter([]byte{storage.PrefixUser}, []byte{storage.PrefixUser + 1})
 	var u storage.User
@@ -183,6 +186,7 @@ func (e *Engine) ScanUsers(fn func(ord uint32, u *storage.User) bool) error {
 		if UserDeleted(&u) {
 			continue
 		}
+		u.ID = e.userID(ord, u.ID)
 		if !fn(ord, &u) {
 			break
 		}
@@ -544,4 +548,13 @@ func usersSizeHint(users []storage.User) int {
 		}
 	}
 	return n
+}
+
+// userID returns the interned id of ord (a string that may be kept), or a copy of recID when the
+// interner does not know ord (never the case for a record written through the engine).
+func (e *Engine) userID(ord uint32, recID string) string {
+	if id := e.db.Users.ID(ord); id != "" {
+		return id
+	}
+	return strings.Clone(recID)
 }

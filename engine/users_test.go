@@ -258,3 +258,79 @@ func TestUserDocAllocs(t *testing.T) {
 		t.Fatalf("unexpected allocations; got %v; want 0", n)
 	}
 }
+
+func TestPatchUsersConcurrentNoLostUpdates(t *testing.T) {
+	e, _ := newUsersTestEngine(t)
+	if err := e.UpsertUsers([]storage.User{{ID: "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 8
+	done := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func(w int) {
+			var d UserDecoder
+			patches, err := d.DecodePartialUpdate([]byte(fmt.Sprintf(`{"users":[{"id":"c","set":{"k%d":%d}}]}`, w, w)))
+			if err == nil {
+				_, err = e.PatchUsers(patches)
+			}
+			done <- err
+		}(w)
+	}
+	for w := 0; w < writers; w++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, _, _ := e.GetUser("c")
+	var m map[string]int
+	if err := json.Unmarshal(u.Custom, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != writers {
+		t.Fatalf("lost updates: custom %s", u.Custom)
+	}
+}
+
+func TestUsersPersistAcrossReopen(t *testing.T) {
+	dir := t.TempDir()
+	db, err := storage.Open(storage.Options{Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(db, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.UpsertUsers([]storage.User{{ID: "a", Name: "A", Custom: []byte(`{"x":1}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.DeleteUser("a", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.UpsertUsers([]storage.User{{ID: "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.Stop()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e2, _ := newUsersTestEngineAt(t, dir)
+	if _, ok, _ := e2.GetUser("a"); ok {
+		t.Fatalf("soft-deleted user visible after reopen")
+	}
+	if _, ok, _ := e2.GetUser("b"); !ok {
+		t.Fatalf("user b lost after reopen")
+	}
+	if u, found, _ := e2.getUserRecord(mustOrd(t, e2, "a")); !found || u.DeletedAt == 0 || string(u.Custom) != `{"x":1}` {
+		t.Fatalf("soft-deleted record not kept: %+v", u)
+	}
+}
+
+func mustOrd(t *testing.T, e *Engine, id string) uint32 {
+	t.Helper()
+	o, ok := e.DB().Users.Lookup(id)
+	if !ok {
+		t.Fatalf("id %q not interned", id)
+	}
+	return o
+}

@@ -9,7 +9,7 @@
 //	prefix  key after the prefix                         value
 //	0x00    <name>                                       meta values
 //	0x02    <kind 'u'|'c'><be32 ordinal>                 interned id (user id or channel cid)
-//	0x03    <be32 user ord>                              User record
+//	0x03    <be32 user ord>                              User record (soft-deleted: kept, DeletedAt set)
 //	0x04    <be32 channel ord>                           Channel record
 //	0x05    <be32 channel ord><be32 user ord>            Member record (its 0x06 twin is written with it)
 //	0x06    <be32 user ord><be32 channel ord>            empty: the channels a user is member of
