@@ -51,3 +51,58 @@ func TestSegmentSizesRefresh(t *testing.T) {
 		t.Fatalf("refreshed targets still hold the deleted user")
 	}
 }
+
+func TestSegmentConcurrentTargets(t *testing.T) {
+	e, _ := newUsersTestEngine(t)
+	mustCreateSegment(t, e, SegmentParams{ID: strPtr("s"), Type: strPtr("user")})
+	const workers, calls, per = 4, 10, 500
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			for c := 0; c < calls; c++ {
+				ids := make([]string, per)
+				for i := range ids {
+					// Workers overlap: every id is added by two workers.
+					ids[i] = fmt.Sprintf("u%d", ((w/2)*calls+c)*per+i)
+				}
+				if err := e.AddSegmentTargets("s", ids); err != nil {
+					errs <- err
+					return
+				}
+				if c%3 == 2 {
+					if err := e.DeleteSegmentTargets("s", ids[:100]); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for w := 0; w < workers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("worker failed: %s", err)
+		}
+	}
+	s, err := e.GetSegment("s")
+	if err != nil {
+		t.Fatalf("cannot get: %s", err)
+	}
+	page, err := e.QuerySegmentTargets("s", &QueryParams{Limit: intPtr(MaxTargetsQueryLimit)})
+	if err != nil {
+		t.Fatalf("cannot query targets: %s", err)
+	}
+	bm, _, err := e.ResolveAudience([]string{"s"}, nil, "")
+	if err != nil {
+		t.Fatalf("cannot resolve: %s", err)
+	}
+	// Record size, index and bitmap must agree whatever the interleaving.
+	if s.Size != uint64(len(page.Targets)) || s.Size != bm.Cardinality() {
+		t.Fatalf("size %d, index %d, bitmap %d disagree", s.Size, len(page.Targets), bm.Cardinality())
+	}
+	if s.Size < 2*calls*per-2*4*100 || s.Size > 2*calls*per {
+		t.Fatalf("unexpected size %d", s.Size)
+	}
+}
+
+func intPtr(n int) *int { return &n }
