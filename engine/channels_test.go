@@ -489,3 +489,43 @@ func BenchmarkFanoutChunk(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQueryChannelsScan measures queryChannels over channels=N when the filter pins no index
+// (a custom field): one scan decoding every channel without copying.
+func BenchmarkQueryChannelsScan(b *testing.B) {
+	const n = 100_000
+	e, _ := newUsersTestEngine(b)
+	ords := mustChannelUsers(b, e, 0)
+	cids := make([]string, n)
+	for i := range cids {
+		cids[i] = fmt.Sprintf("messaging:c%d", i)
+	}
+	chanOrds, err := e.db.Channels.Intern(nil, cids)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tx := e.NewBulkTx()
+	for i := range cids {
+		custom := []byte(`{"color":"blue","n":1}`)
+		if i%1000 == 0 {
+			custom = []byte(`{"color":"red","n":1}`)
+		}
+		if _, err := e.CreateChannelTx(tx, &ChannelSpec{Type: "messaging", ID: cids[i][len("messaging:"):], Ord: chanOrds[i], CreatedBy: ords[0], Custom: custom, NoEvent: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := e.Commit(tx); err != nil {
+		b.Fatal(err)
+	}
+	b.Run(fmt.Sprintf("channels=%d", n), func(b *testing.B) {
+		b.ReportAllocs()
+		var out []byte
+		for i := 0; i < b.N; i++ {
+			req := &QueryChannelsRequest{Filter: []byte(`{"color":"red"}`), Limit: 30, MessageLimit: -1, MemberLimit: -1}
+			if out, err = e.QueryChannels(out[:0], req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "channels/s")
+	})
+}
