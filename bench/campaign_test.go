@@ -2,14 +2,20 @@ package bench
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 )
 
 // BenchmarkCampaign measures the fan-out of one campaign to 1,000,000 users (issue #4 item 10):
 // with new 1-1 channels, and with every channel existing already. Run it with -benchtime=1x; each
-// iteration sends a whole campaign. BENCH_RECIPIENTS is not read: the figure is for 1,000,000.
+// iteration sends a whole campaign. BENCH_CAMPAIGN_RECIPIENTS overrides the size for quick runs.
 func BenchmarkCampaign(b *testing.B) {
-	for _, n := range []int{1000000} {
+	n := 1000000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_CAMPAIGN_RECIPIENTS")); err == nil && v > 0 {
+		n = v
+	}
+	{
 		for _, existing := range []bool{false, true} {
 			name := "new"
 			if existing {
