@@ -1,0 +1,210 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// HTTPCampaignConfig is the end-to-end campaign workload against a live campaignd over its HTTP API:
+// import Users users (NDJSON), create an all_users segment, send a campaign to all of them in new
+// 1-1 channels, then (Existing) a second campaign to the same channels, measuring each.
+type HTTPCampaignConfig struct {
+	// BaseURL of campaignd, e.g. http://127.0.0.1:3030.
+	BaseURL   string
+	APIKey    string
+	APISecret string
+	// Users is the audience size. Default: 1,000,000.
+	Users int
+	// SkipImport reuses users and the segment of an earlier run.
+	SkipImport bool
+	// Existing also runs a second campaign over the channels the first one created.
+	Existing bool
+	// Prefix names the run's ids (segment, campaigns); default "bench".
+	Prefix string
+	// PeakRSS, when set, reports campaignd's peak resident memory (e.g. from /proc/<pid>/status).
+	PeakRSS func() uint64
+	// Logf receives progress lines; nil = silent.
+	Logf func(format string, args ...any)
+}
+
+// HTTPCampaignResult is one measured campaign of RunHTTPCampaign.
+type HTTPCampaignResult struct {
+	Name         string
+	Sent         int
+	Created      int
+	Elapsed      time.Duration
+	StartLatency time.Duration
+	SendsPerSec  float64
+	// GetP50 and GetP99 are the latencies of GET /campaigns/{id} while the campaign ran: how
+	// responsive the API stays under a running fan-out.
+	GetP50, GetP99 time.Duration
+	PeakRSS        uint64
+}
+
+func (r *HTTPCampaignResult) String() string {
+	return fmt.Sprintf("%s: sent=%d channels_created=%d elapsed=%s start=%s sends/s=%.0f get_p50=%s get_p99=%s campaignd_peak_rss=%dMiB",
+		r.Name, r.Sent, r.Created, r.Elapsed.Round(time.Millisecond), r.StartLatency.Round(time.Microsecond), r.SendsPerSec,
+		r.GetP50.Round(time.Microsecond), r.GetP99.Round(time.Microsecond), r.PeakRSS>>20)
+}
+
+type httpClient struct {
+	cfg   *HTTPCampaignConfig
+	token string
+	c     *http.Client
+}
+
+func (h *httpClient) do(method, path string, body io.Reader, ctype string) (int, map[string]any, error) {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	req, err := http.NewRequest(method, h.cfg.BaseURL+path+sep+"api_key="+h.cfg.APIKey, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", h.token)
+	req.Header.Set("stream-auth-type", "jwt")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := h.c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, err
+	}
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	return resp.StatusCode, m, nil
+}
+
+func (h *httpClient) doJSON(method, path string, v any, want int) (map[string]any, error) {
+	b, _ := json.Marshal(v)
+	status, m, err := h.do(method, path, bytes.NewReader(b), "application/json")
+	if err != nil {
+		return nil, err
+	}
+	if status != want {
+		return nil, fmt.Errorf("%s %s: status %d: %v", method, path, status, m)
+	}
+	return m, nil
+}
+
+// RunHTTPCampaign runs the workload and returns the measured campaigns (new channels first).
+func RunHTTPCampaign(cfg HTTPCampaignConfig) ([]*HTTPCampaignResult, error) {
+	if cfg.Users <= 0 {
+		cfg.Users = 1000000
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "bench"
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	h := &httpClient{cfg: &cfg, token: ServerToken(cfg.APISecret), c: &http.Client{Timeout: 10 * time.Minute}}
+	seg := cfg.Prefix + "-everyone"
+	if !cfg.SkipImport {
+		t := time.Now()
+		pr, pw := io.Pipe()
+		go func() {
+			w := bufio.NewWriterSize(pw, 1<<20)
+			fmt.Fprintf(w, "{\"id\":\"%s-sender\",\"name\":\"The Sender\"}\n", cfg.Prefix)
+			for i := 1; i <= cfg.Users; i++ {
+				fmt.Fprintf(w, "{\"id\":\"%s-u%d\",\"name\":\"User %d\",\"plan\":\"gold\"}\n", cfg.Prefix, i, i)
+			}
+			_ = w.Flush()
+			_ = pw.Close()
+		}()
+		status, m, err := h.do("POST", "/users/import", pr, "application/x-ndjson")
+		if err != nil {
+			return nil, fmt.Errorf("cannot import users: %w", err)
+		}
+		if status != 201 {
+			return nil, fmt.Errorf("cannot import users: status %d: %v", status, m)
+		}
+		cfg.Logf("imported %v users in %s", m["imported"], time.Since(t))
+		if _, err := h.doJSON("POST", "/segments", map[string]any{"id": seg, "type": "user", "all_users": true}, 201); err != nil {
+			return nil, err
+		}
+	}
+	var out []*HTTPCampaignResult
+	runs := []string{"channels=new"}
+	if cfg.Existing {
+		runs = append(runs, "channels=existing")
+	}
+	stamp := strconv.FormatInt(time.Now().Unix(), 36)
+	for i, name := range runs {
+		id := fmt.Sprintf("%s-%s-%d", cfg.Prefix, stamp, i)
+		r, err := h.runCampaign(id, seg, name)
+		if err != nil {
+			return out, err
+		}
+		cfg.Logf("%s", r)
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (h *httpClient) runCampaign(id, seg, name string) (*HTTPCampaignResult, error) {
+	cfg := h.cfg
+	if _, err := h.doJSON("POST", "/campaigns", map[string]any{
+		"id": id, "sender_id": cfg.Prefix + "-sender", "segment_ids": []string{seg},
+		"message_template": map[string]any{"text": "Hi {{ receiver.name }}, {{ sender.name }} has news for {{ receiver.plan }} members"},
+		"create_channels":  true, "channel_template": map[string]any{"type": "messaging"},
+	}, 201); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if _, err := h.doJSON("POST", "/campaigns/"+id+"/start", map[string]any{}, 201); err != nil {
+		return nil, err
+	}
+	r := &HTTPCampaignResult{Name: fmt.Sprintf("recipients=%d/%s", cfg.Users, name), StartLatency: time.Since(t0)}
+	var lat []time.Duration
+	lastLog := time.Now()
+	for {
+		tg := time.Now()
+		status, m, err := h.do("GET", "/campaigns/"+id+"?limit=0", nil, "")
+		if err != nil {
+			return nil, err
+		}
+		lat = append(lat, time.Since(tg))
+		if status != 200 {
+			return nil, fmt.Errorf("GET campaign: status %d: %v", status, m)
+		}
+		c := m["campaign"].(map[string]any)
+		st := c["stats"].(map[string]any)
+		if c["status"] == "completed" {
+			r.Elapsed = time.Since(t0)
+			r.Sent = int(st["stats_messages_sent"].(float64))
+			r.Created = int(st["stats_channels_created"].(float64))
+			break
+		}
+		if c["status"] != "in_progress" {
+			return nil, fmt.Errorf("campaign %s ended as %v", id, c["status"])
+		}
+		if time.Since(lastLog) > 10*time.Second {
+			cfg.Logf("%s: %v sent", id, st["stats_messages_sent"])
+			lastLog = time.Now()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.SendsPerSec = float64(r.Sent) / r.Elapsed.Seconds()
+	slices.Sort(lat)
+	r.GetP50 = lat[len(lat)/2]
+	r.GetP99 = lat[len(lat)*99/100]
+	if cfg.PeakRSS != nil {
+		r.PeakRSS = cfg.PeakRSS()
+	}
+	return r, nil
+}
