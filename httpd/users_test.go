@@ -3,6 +3,8 @@ package httpd
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"reflect"
 	"strings"
@@ -508,5 +510,33 @@ func TestUsersMetrics(t *testing.T) {
 		if !strings.Contains(string(raw), name) {
 			t.Fatalf("metrics lack %s", name)
 		}
+	}
+}
+
+func TestImportUsersChunkedBody(t *testing.T) {
+	ts := mustStartTestServer(t)
+	pr, pw := io.Pipe()
+	go func() {
+		for i := 0; i < 30000; i++ {
+			fmt.Fprintf(pw, `{"id":"c%d","n":%d}`+"\n", i, i)
+		}
+		pw.Close()
+	}()
+	req, err := http.NewRequest("POST", ts.URL+"/users/import?api_key="+testKey, pr) // no length: chunked
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", ts.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 201 || !strings.Contains(string(raw), `"imported":30000,"failed":0`) {
+		t.Fatalf("unexpected reply %d %s", resp.StatusCode, raw)
+	}
+	if u := ts.getUser("c29999"); u == nil || u["n"] != 29999.0 {
+		t.Fatalf("last user missing: %v", u)
 	}
 }
