@@ -183,7 +183,7 @@ func startConsumer(t testing.TB, broker, topic string, check func(m *kafka.Messa
 	for p := range partitions {
 		r := kafka.NewReader(kafka.ReaderConfig{
 			Brokers: []string{broker}, Topic: topic, Partition: p,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 50 * time.Millisecond,
+			MinBytes: 256 << 10, MaxBytes: 16 << 20, MaxWait: 20 * time.Millisecond,
 			ReadBackoffMin: 20 * time.Millisecond, ReadBackoffMax: 200 * time.Millisecond,
 			QueueCapacity: 4096,
 		})
