@@ -88,3 +88,24 @@ test('delete of an in-progress campaign stops it and removes it', async () => {
   assert.equal((await client.getSegment(segmentId)).segment.locked, false, 'lock released after delete');
   await client.updateSegment(segmentId, { name: 'unlocked again' });
 });
+
+test('an all_users campaign reaches every user but the sender exactly once', async () => {
+  const campaign = newCampaign('run-full');
+  await campaign.create();
+  await campaign.start();
+  let last;
+  const done = await eventually(async () => (last = (await campaign.get()).campaign).status === 'completed', 60000, 200);
+  assert.ok(done, `completes (status ${last?.status}, ${JSON.stringify(last?.stats)})`);
+  assert.equal(last.stats.stats_messages_sent, N, 'sender is not a receiver');
+  assert.equal(last.stats.stats_users_sent, N);
+  assert.equal(last.stats.stats_channels_created, N);
+  assert.equal(last.stats.progress, 1);
+  const sample = ['run-00000', 'run-09999', `run-${N - 1}`];
+  const chans = await client.queryChannelsRequest({ id: { $in: sample.map((u) => `run-full-${u}`) } }, {}, { message_limit: 10 });
+  assert.equal(chans.length, sample.length);
+  for (const ch of chans) {
+    assert.equal(ch.messages.length, 1, `${ch.channel.cid} holds exactly one message`);
+    assert.equal(ch.messages[0].campaign_id, 'run-full');
+  }
+  assert.deepEqual(await client.queryChannelsRequest({ id: 'run-full-run-sender' }), []);
+});
