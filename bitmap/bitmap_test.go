@@ -382,6 +382,18 @@ func TestLoadUnion(t *testing.T) {
 	if want := Union(parts...); !got.Equals(want) {
 		t.Fatalf("unexpected union; got %d values; want %d", got.Cardinality(), want.Cardinality())
 	}
+	// Enough prefixes for several workers (each prefix twice, in another order).
+	many := append(slices.Clone(prefixes), prefixes...)
+	slices.Reverse(many[len(prefixes):])
+	got, err = LoadUnion(db, many)
+	if err != nil || !got.Equals(Union(parts...)) {
+		t.Fatalf("unexpected union of %d prefixes; got %d values, %v", len(many), got.Cardinality(), err)
+	}
+	b := db.NewBatch()
+	defer b.Close()
+	if got, err := LoadUnion(b, many); err != nil || !got.Equals(Union(parts...)) {
+		t.Fatalf("unexpected union through a batch; err %v", err)
+	}
 	if one, err := LoadUnion(db, prefixes[2:3]); err != nil || !one.Equals(parts[2]) {
 		t.Fatalf("unexpected union of one; got %v, %v", one.Cardinality(), err)
 	}

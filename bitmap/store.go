@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -94,42 +95,58 @@ func Load(r Reader, prefix []byte) (*Bitmap, error) {
 // once, so its cost is one pass over the stored bytes whatever the overlap; it is the way to
 // resolve many large segments at once.
 func LoadUnion(r Reader, prefixes [][]byte) (*Bitmap, error) {
-	var acc []*container // by container hi, grown on demand
+	// Large unions are split over up to GOMAXPROCS (at most 4) workers, each with its own
+	// accumulators, merged at the end.
+	workers := min(runtime.GOMAXPROCS(0), 4, len(prefixes)/4)
+	if _, ok := r.(*storage.Batch); ok || workers < 1 {
+		workers = 1 // NB: a batch must not be read concurrently
+	}
+	accs := make([][]*container, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(prefixes) && errs[w] == nil; i += workers {
+				accs[w], errs[w] = orInto(accs[w], r, prefixes[i])
+			}
+		}()
+	}
+	wg.Wait()
+	acc := accs[0]
 	defer func() {
-		for _, c := range acc {
-			if c != nil {
-				putContainer(c)
+		for _, a := range accs {
+			for _, c := range a {
+				if c != nil {
+					putContainer(c)
+				}
 			}
 		}
 	}()
-	for _, prefix := range prefixes {
-		it := r.NewIter(prefix, storage.PrefixEnd(nil, prefix))
-		var err error
-		for ok := it.First(); ok; ok = it.Next() {
-			k := it.Key()
-			if len(k) != len(prefix)+2 {
-				err = fmt.Errorf("%w: key %x under bitmap prefix %x", ErrCorrupt, k, prefix)
-				break
+	for w, a := range accs {
+		if errs[w] != nil {
+			return nil, errs[w]
+		}
+		if w == 0 {
+			continue
+		}
+		for hi, c := range a {
+			if c == nil {
+				continue
 			}
-			hi := int(binary.BigEndian.Uint16(k[len(prefix):]))
 			if hi >= len(acc) {
 				acc = append(acc, make([]*container, hi+1-len(acc))...)
+				accs[0] = acc
 			}
-			c := acc[hi]
-			if c == nil {
-				c = getContainer()
-				acc[hi] = c
+			if acc[hi] == nil {
+				acc[hi], a[hi] = c, nil
+				continue
 			}
-			if err = c.or(it.Value(), false); err != nil {
-				err = fmt.Errorf("container %x: %w", k, err)
-				break
+			dst := &acc[hi].words
+			for k := range dst {
+				dst[k] |= c.words[k]
 			}
-		}
-		if cerr := it.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("cannot load bitmap %x: %w", prefix, err)
 		}
 	}
 	var (
@@ -158,6 +175,39 @@ func LoadUnion(r Reader, prefixes [][]byte) (*Bitmap, error) {
 		return nil, fmt.Errorf("cannot build a union: %w", err)
 	}
 	return &Bitmap{rb: rb}, nil
+}
+
+// orInto ORs every container stored under prefix into acc (by container hi, grown on demand).
+func orInto(acc []*container, r Reader, prefix []byte) ([]*container, error) {
+	it := r.NewIter(prefix, storage.PrefixEnd(nil, prefix))
+	var err error
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != len(prefix)+2 {
+			err = fmt.Errorf("%w: key %x under bitmap prefix %x", ErrCorrupt, k, prefix)
+			break
+		}
+		hi := int(binary.BigEndian.Uint16(k[len(prefix):]))
+		if hi >= len(acc) {
+			acc = append(acc, make([]*container, hi+1-len(acc))...)
+		}
+		c := acc[hi]
+		if c == nil {
+			c = getContainer()
+			acc[hi] = c
+		}
+		if err = c.or(it.Value(), false); err != nil {
+			err = fmt.Errorf("container %x: %w", k, err)
+			break
+		}
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return acc, fmt.Errorf("cannot load bitmap %x: %w", prefix, err)
+	}
+	return acc, nil
 }
 
 // appendPortable appends roaring's portable serialization of the containers ents, whose payloads
