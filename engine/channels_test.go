@@ -434,11 +434,14 @@ func BenchmarkFanoutChunk(b *testing.B) {
 			batchBytes := 0
 			var commitTime time.Duration
 			users.Put(sender, senderJSON)
+			var internTime time.Duration
 			run := func() {
+				t0 := time.Now()
 				chanOrds, err := e.db.Channels.Intern(nil, cids)
 				if err != nil {
 					b.Fatal(err)
 				}
+				internTime += time.Since(t0)
 				tx := e.NewBulkTxSize(chunk * 6 << 10)
 				for i := 0; i < chunk; i++ {
 					ref, ok, err := e.ChannelTx(tx, "messaging", ids[i])
@@ -459,7 +462,7 @@ func BenchmarkFanoutChunk(b *testing.B) {
 					}
 				}
 				batchBytes = tx.B.Len()
-				t0 := time.Now()
+				t0 = time.Now()
 				if err := e.Commit(tx); err != nil {
 					b.Fatal(err)
 				}
@@ -486,6 +489,7 @@ func BenchmarkFanoutChunk(b *testing.B) {
 			b.ReportMetric(float64(b.N*chunk)/time.Since(start).Seconds(), "sends/s")
 			b.ReportMetric(float64(batchBytes)/chunk, "batch-bytes/send")
 			b.ReportMetric(float64(commitTime.Milliseconds())/float64(round), "commit-ms/chunk")
+			b.ReportMetric(float64(internTime.Milliseconds())/float64(round), "intern-ms/chunk")
 		})
 	}
 }
