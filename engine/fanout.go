@@ -97,10 +97,13 @@ type fanoutPlan struct {
 	// members_template, existing users only, sender and duplicates removed).
 	members []MemberSpec
 	custom  []byte // message custom: message_template.custom + campaign_id
+	// users caches encoded UserResponses for the committer (sender, template members and the
+	// chunk's receivers), so that events about existing channels read no user records.
+	users *UserJSONCache
 }
 
 func (e *Engine) newFanoutPlan(c *Campaign) (*fanoutPlan, error) {
-	p := &fanoutPlan{c: c, senderID: c.SenderID}
+	p := &fanoutPlan{c: c, senderID: c.SenderID, users: e.NewUserJSONCache()}
 	sender, found, err := e.GetUser(c.SenderID)
 	if err != nil {
 		return nil, err
@@ -424,6 +427,17 @@ func (e *Engine) commitChunk(p *fanoutPlan, r *campaignRun, run *storage.Campaig
 			tx.Discard()
 		}
 	}()
+	users := p.users
+	users.Reset()
+	users.Put(p.senderOrd, p.senderJSON)
+	for i := range p.members {
+		users.Put(p.members[i].User, p.members[i].UserJSON)
+	}
+	for i := range ch.items {
+		if it := &ch.items[i]; it.userOrd != 0 {
+			users.Put(it.userOrd, it.userJSON)
+		}
+	}
 	var chanJSON []byte
 	for i := range ch.items {
 		it := &ch.items[i]
@@ -444,7 +458,7 @@ func (e *Engine) commitChunk(p *fanoutPlan, r *campaignRun, run *storage.Campaig
 				Type: it.chanType, ID: it.chanID, Ord: it.chanOrd, CreatedBy: p.senderOrd,
 				Team: c.Channel.Team, Custom: c.Channel.Custom,
 				SkipWebhook: c.SkipWebhook, EventID: derivedID(c.ID, "channel.created", it.recipient),
-				CreatorJSON: p.senderJSON,
+				CreatorJSON: p.senderJSON, Users: users,
 			}
 			spec.Members = make([]MemberSpec, 0, len(p.members)+2)
 			spec.Members = append(spec.Members, MemberSpec{User: it.userOrd, UserJSON: it.userJSON})
@@ -472,13 +486,13 @@ func (e *Engine) commitChunk(p *fanoutPlan, r *campaignRun, run *storage.Campaig
 			next.ChannelsCreated++
 		} else {
 			if c.SenderMode == "include" {
-				if _, err := e.AddMemberTx(tx, ref, &MemberSpec{User: p.senderOrd, UserJSON: p.senderJSON}); err != nil {
+				if _, err := e.AddMemberTx(tx, ref, &MemberSpec{User: p.senderOrd, UserJSON: p.senderJSON, Users: users}); err != nil {
 					return err
 				}
 			}
 			if c.Run.Kind == storage.AudienceUsers && p.chanID != nil {
 				// A templated channel found by id gets its receiver as a member.
-				if _, err := e.AddMemberTx(tx, ref, &MemberSpec{User: it.userOrd, UserJSON: it.userJSON}); err != nil {
+				if _, err := e.AddMemberTx(tx, ref, &MemberSpec{User: it.userOrd, UserJSON: it.userJSON, Users: users}); err != nil {
 					return err
 				}
 			}
@@ -498,7 +512,7 @@ func (e *Engine) commitChunk(p *fanoutPlan, r *campaignRun, run *storage.Campaig
 			Custom:      p.custom,
 		}
 		opts := MessageOptions{
-			SkipWebhook: c.SkipWebhook, SkipPush: c.SkipPush, TrustID: true, UserJSON: p.senderJSON,
+			SkipWebhook: c.SkipWebhook, SkipPush: c.SkipPush, TrustID: true, UserJSON: p.senderJSON, Users: users,
 			EventID: derivedID(c.ID, "message.new", it.recipient),
 		}
 		if err := e.AppendMessageTx(tx, ref, &msg, &opts); err != nil {
