@@ -94,6 +94,47 @@
 // NB: locks are separate keys so that a campaign's batch never rewrites a segment record; a segment
 // change racing with a lock's commit may land, which is harmless since the audience is frozen.
 //
+// # Campaigns
+//
+// A campaign is two records (storage/campaign.go): the definition (0x20 id: templates, audience,
+// status, scheduled_for, stop_at), rewritten only by create/update and status changes, and the run
+// (0x22 id: frozen flag, cursor, total, done and the stats counters), rewritten by every chunk.
+// Status changes write the record and their campaign.started / campaign.completed /
+// campaign.stopped event (full campaign JSON with stats, Key = campaign id, id derived from the
+// campaign and the type) in one Tx. Every state change of a campaign holds its campaign lock
+// (campaignsState.locks, one mutex per id) across its commit.
+//
+// Lifecycle: draft → scheduled (start with a future scheduled_for) → in_progress → completed;
+// stop turns scheduled or in_progress into stopped; a campaign is sent once (start on in_progress,
+// completed or stopped is 400 code 4); update works on draft and scheduled; delete stops, then
+// removes definition, run and frozen audience (messages stay).
+//
+// Scheduler (scheduler.go): the times live in the definition; campaignsState.sched is an in-memory
+// index rebuilt at Start from the stored records, and one goroutine sleeps until the earliest time.
+// At boot, campaigns whose start time passed start, those whose stop_at passed stop, in_progress
+// ones resume from their cursor.
+//
+// # Fan-out pipeline (fanout.go)
+//
+//	start (answers at once: status, run record, segment locks, campaign.started in one Tx)
+//	  └► freeze: ResolveAudience → bitmap.Store under 0x21 + run.Frozen/Total, one Tx
+//	      └► producer: frozen bitmap after run.Cursor, chunks of FanoutChunkSize ascending ordinals
+//	          └► prepare workers (GOMAXPROCS, parallel): receivers by one forward scan
+//	             (UsersByOrdinals), channel id (channel_template.id rendered, or DistinctChannelID of
+//	             sender+receiver), the chunk's cids interned at once, texts rendered
+//	              └► ONE ordered committer: NewBulkTx; per recipient CreateChannelTx (or ChannelTx
+//	                 when create_channels is false or for channel segments) + sender membership by
+//	                 sender_mode + AppendMessageTx; then the run record (stats delta + cursor =
+//	                 last ordinal of the chunk); commit with fsync under the campaign lock
+//
+// Exactly once: a chunk's messages, channels, members, events, stats and cursor are one batch, so
+// after a crash the run resumes after the last committed cursor and replays only uncommitted
+// chunks; message and event ids are derived from (campaign id, recipient), so a replay writes the
+// same ids. Stop, delete and stop_at are checked between chunks: stop/delete set the run's stopped
+// flag under the campaign lock, and the committer re-checks it under that lock before committing,
+// so no chunk commits after StopCampaign returns. Templates are compiled once per run
+// (template.go: tags normalised, parsed once by fasttemplate, rendered without allocating).
+//
 // # Lock order
 //
 // User record stripes (usersState.locks, taken in ascending order) are taken after the user ids
@@ -101,6 +142,10 @@
 //
 // Segment stripes take no other engine lock while held (targets are interned before the stripe is
 // taken); they are held across the segment's commit.
+//
+// Campaign locks: channelsState.bulkMu → channel lock stripes → campaign lock (the committer takes
+// its campaign's lock last, just before the commit); code holding a campaign lock takes no channel,
+// segment or user lock. campaignsState.mu is a leaf.
 //
 // channelsState.bulkMu → channel lock stripe → Interner.allocMu → Interner.mu; seqAllocator.mu and
 // channelsState.idsMu are leaves. Channel lock stripes and Interner.allocMu are the only engine locks

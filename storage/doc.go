@@ -19,13 +19,15 @@
 //	0x11    <be32 len><segment id><be16 container hi>    roaring container of target ordinals
 //	0x12    <be32 len><segment id><target id>            be64 created_at (unix nanos)
 //	0x13    <be32 len><segment id><campaign id>          empty: a running campaign locks the segment
-//	0x20    <campaign id>                                Campaign record
-//	0x21    <be32 len><campaign id><be16 container hi>   frozen audience container
-//	0x22    <campaign id>                                fan-out progress (cursor, stats)
+//	0x20    <campaign id>                                Campaign record (definition, status, times)
+//	0x21    <be32 len><campaign id><be16 container hi>   frozen audience container (bitmap, at start)
+//	0x22    <campaign id>                                CampaignRun: cursor, total, done, stats
+//	                                                     (rewritten in every fan-out chunk's batch)
 //	0x30    <be64 seq>                                   OutboxEvent (removed once every enabled sink passed it)
 //	0x31    <sink name: kafka|push|webhook|gc>           be64 last seq the sink passed ("gc": last seq removed)
 //	0x32    <sink name><be64 seq>                        dead letter: engine/outbox DeadLetter (attempts, time, error, OutboxEvent)
 //	0x40    <yyyymm>                                     be64 campaign messages sent that month
+//	                                                     (reserved: monthly capacity not enforced yet)
 //
 // # Interning
 //
