@@ -313,3 +313,39 @@ func FuzzParseUserQuery(f *testing.F) {
 		q.Filter.Match((*UserDoc)(u))
 	})
 }
+
+func FuzzImportUsers(f *testing.F) {
+	for _, s := range []string{
+		"{\"id\":\"a\"}\n\n{\"id\":\"b\",\"x\":1}\r\nbad\n{\"id\":\"c\"}",
+		"{\"id\":\"" + strings.Repeat("l", 80) + "\"}\n{\"id\":\"d\"}\n",
+		"\n\n\n", "{\"id\":\"a\"}{\"id\":\"b\"}\n",
+	} {
+		f.Add([]byte(s))
+	}
+	e, _ := newUsersTestEngine(f)
+	opts := ImportOptions{ChunkSize: 3, MaxLineSize: 64, MaxErrors: 4}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		res, err := e.ImportUsers(bytes.NewReader(body), opts)
+		if err != nil {
+			t.Fatalf("unexpected error: %s", err)
+		}
+		lines := bytes.Split(body, []byte("\n"))
+		nonEmpty := 0
+		for _, l := range lines {
+			if len(bytes.TrimSpace(l)) > 0 || len(l) > opts.MaxLineSize {
+				nonEmpty++
+			}
+		}
+		if res.Imported+res.Failed != nonEmpty {
+			t.Fatalf("imported %d + failed %d != %d non-empty lines", res.Imported, res.Failed, nonEmpty)
+		}
+		if len(res.Errors) > opts.MaxErrors || res.ErrorsTruncated != (res.Failed > opts.MaxErrors) {
+			t.Fatalf("unexpected error list: %+v", res)
+		}
+		for _, le := range res.Errors {
+			if le.Line < 1 || le.Line > len(lines) || le.Reason == "" {
+				t.Fatalf("bad line error %+v of %d lines", le, len(lines))
+			}
+		}
+	})
+}

@@ -161,9 +161,13 @@ func (e *Engine) readImport(r io.Reader, opts *ImportOptions, res *ImportResult,
 		}
 		if len(frag) > 0 || len(long) > 0 || tooLong {
 			lineNo++
+			rawLen := len(line)
+			if rawLen > 0 && line[rawLen-1] == '\n' {
+				rawLen--
+			}
 			line = bytes.TrimSpace(line)
 			switch {
-			case tooLong || len(line) > opts.MaxLineSize:
+			case tooLong || rawLen > opts.MaxLineSize:
 				fail(fmt.Sprintf("the line is longer than %d bytes", opts.MaxLineSize))
 			case len(line) == 0:
 				// empty line: skipped
