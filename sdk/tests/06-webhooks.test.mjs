@@ -1,7 +1,7 @@
 // Delivery (issue #5 item 8): signed webhooks verified with the SDK's own client.verifyWebhook.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, ts, eventually, rnd } from '../harness.mjs';
+import { startServer, ts, eventually, sleep, rnd } from '../harness.mjs';
 
 let srv, client, hook;
 before(async () => {
@@ -148,6 +148,7 @@ test('skip_webhook keeps the campaign’s channel and message events off the web
   await client.channel('messaging', id, { created_by_id: 'wh-sender' }).create();
   const b = await client.channel('messaging', id).sendMessage({ text: 'barrier', user_id: 'wh-sender' });
   await hook.waitFor((d) => d.json?.type === 'message.new' && d.json.message?.id === b.message.id, 15000, 'barrier message.new');
+  await sleep(300); // deliveries run concurrently (-webhook.concurrency): let any earlier in-flight POST land
   const leaked = hook.events.filter(
     (d) => (d.json?.type === 'message.new' && d.json.message?.campaign_id === campaign.id) || (d.json?.type === 'channel.created' && d.json.cid?.startsWith('messaging:whskip-')),
   );
