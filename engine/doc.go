@@ -50,7 +50,7 @@
 //
 //	ords, _ := db.Channels.Intern(nil, cids)   // one fsync for the chunk's new cids
 //	users.Reset(); users.Put(sender, senderJSON); users.Put(rcpt, AppendUserJSON(nil, u)) ...
-//	tx := e.NewBulkTx()
+//	tx := e.NewBulkTxSize(len(chunk) * 6 << 10)  // sized batch: no copying as it grows
 //	for each recipient i:
 //	    ref, ok, _ := e.ChannelTx(tx, typ, ids[i])
 //	    if !ok { ref, _ = e.CreateChannelTx(tx, &ChannelSpec{Ord: ords[i], CreatorJSON: senderJSON, SkipWebhook: ...,
