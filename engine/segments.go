@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,9 +36,9 @@ const (
 type segmentsState struct {
 	// stripes serialise the writers of one segment: its record (read-modify-write), its target
 	// bitmap and index. A stripe is held across the commit.
-	stripes [64]sync.Mutex
-	seed    maphash.Seed
-	seedMu  sync.Once
+	stripes  [64]sync.Mutex
+	seed     maphash.Seed
+	seedOnce sync.Once
 
 	// pending holds the ids of segments whose size must be computed; wake nudges the sizer.
 	pendMu  sync.Mutex
@@ -49,7 +50,7 @@ type segmentsState struct {
 }
 
 func (s *segmentsState) stripe(id string) *sync.Mutex {
-	s.seedMu.Do(func() { s.seed = maphash.MakeSeed() })
+	s.seedOnce.Do(func() { s.seed = maphash.MakeSeed() })
 	return &s.stripes[maphash.String(s.seed, id)%uint64(len(s.stripes))]
 }
 
@@ -462,22 +463,13 @@ func pairTargets(ords []uint32, ids []string) []targetPair {
 			ps = append(ps, targetPair{ord: ords[i], id: id})
 		}
 	}
-	slices.SortFunc(ps, func(a, b targetPair) int { return int64Cmp(int64(a.ord), int64(b.ord)) })
+	slices.SortFunc(ps, func(a, b targetPair) int { return cmp.Compare(a.ord, b.ord) })
 	return slices.CompactFunc(ps, func(a, b targetPair) bool { return a.ord == b.ord })
 }
 
-func int64Cmp(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// modifyTargets prepares a target change of a static segment and returns the segment, under its
-// stripe lock (the caller unlocks).
+// targetsSegment locks segment id's stripe and returns the segment when its targets may change:
+// it exists, is static and is not locked by a running campaign. On success the caller must unlock
+// the returned mutex; on error nothing is held.
 func (e *Engine) targetsSegment(id string) (*storage.Segment, *sync.Mutex, error) {
 	mu := e.segments.stripe(id)
 	mu.Lock()
