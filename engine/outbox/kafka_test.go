@@ -54,15 +54,15 @@ func TestKafkaDelivery(t *testing.T) {
 	broker := startBroker(t, 0, "")
 	defer broker.Close()
 	addr := broker.ListenAddrs()[0]
-	const n, pad = 20000, 300
+	const n, pad = 10000, 300
 	events := startConsumer(t, addr, testTopic, checkEventRecord("k", pad))
 	push := startConsumer(t, addr, testPush, checkPushRecord("k", pad))
 
 	te := mustStartEngine(t, t.TempDir(), outbox.Options{Brokers: []string{addr}, BatchSize: 3000})
 	te.emit("k", 0, n, 500, 4, pad)
 	wantEvents, wantPush, _ := wantIDs("k", 0, n)
-	events.waitAll(30*time.Second, wantEvents)
-	push.waitAll(30*time.Second, wantPush)
+	events.waitAll(3*time.Minute, wantEvents)
+	push.waitAll(3*time.Minute, wantPush)
 
 	// Nothing else arrives: no push record for skipped or non-message events.
 	time.Sleep(100 * time.Millisecond)
@@ -75,14 +75,14 @@ func TestKafkaDelivery(t *testing.T) {
 	// Both cursors reach the end and the outbox is emptied behind them.
 	h := te.E.OutboxHorizon()
 	for _, s := range []string{outbox.SinkKafka, outbox.SinkPush} {
-		checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		checkFor(t, 30*time.Second, 10*time.Millisecond, func() error {
 			if c, ok := te.E.OutboxCursor(s); !ok || c != h-1 {
 				return fmt.Errorf("cursor of %s is %d (enabled %v); want %d", s, c, ok, h-1)
 			}
 			return nil
 		})
 	}
-	checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
 		if k := countKeys(te.DB, storage.PrefixOutbox); k != 0 {
 			return fmt.Errorf("%d outbox entries left", k)
 		}
@@ -113,7 +113,7 @@ func TestKafkaBrokerOutage(t *testing.T) {
 
 	te := mustStartEngine(t, t.TempDir(), outbox.Options{Brokers: []string{addr}, BatchSize: 500})
 	te.emit("o", 0, 3000, 100, 2, pad)
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+	checkFor(t, 30*time.Second, 5*time.Millisecond, func() error {
 		if c, _ := te.E.OutboxCursor(outbox.SinkKafka); c < 1000 {
 			return fmt.Errorf("cursor %d", c)
 		}
@@ -127,7 +127,7 @@ func TestKafkaBrokerOutage(t *testing.T) {
 		t.Fatalf("kafka cursor reached the head %d while the broker was down", c)
 	}
 	lag := metrics.GetOrCreateGauge(`campaignd_outbox_lag_events{sink="kafka"}`, nil)
-	checkFor(t, 3*time.Second, 10*time.Millisecond, func() error {
+	checkFor(t, 30*time.Second, 10*time.Millisecond, func() error {
 		if v := lag.Get(); v < 3000 {
 			return fmt.Errorf("lag %v while the broker is down; want >= 3000", v)
 		}
@@ -138,9 +138,9 @@ func TestKafkaBrokerOutage(t *testing.T) {
 	te.emit("o", 6000, 8000, 100, 2, pad)
 
 	wantEvents, wantPush, _ := wantIDs("o", 0, 8000)
-	events.waitAll(60*time.Second, wantEvents)
-	push.waitAll(60*time.Second, wantPush)
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	events.waitAll(3*time.Minute, wantEvents)
+	push.waitAll(3*time.Minute, wantPush)
+	checkFor(t, 30*time.Second, 10*time.Millisecond, func() error {
 		if v := lag.Get(); v != 0 {
 			return fmt.Errorf("lag %v after delivery", v)
 		}
@@ -162,7 +162,7 @@ func TestCrashResume(t *testing.T) {
 	dir := t.TempDir()
 	te := mustStartEngine(t, dir, opts)
 	te.emit("c", 0, 5000, 50, 2, pad)
-	checkFor(t, 10*time.Second, time.Millisecond, func() error {
+	checkFor(t, 30*time.Second, time.Millisecond, func() error {
 		if c, _ := te.E.OutboxCursor(outbox.SinkWebhook); c < 300 {
 			return fmt.Errorf("webhook cursor %d", c)
 		}
@@ -179,8 +179,8 @@ func TestCrashResume(t *testing.T) {
 	te = mustStartEngine(t, dir, opts)
 	te.emit("c", 5000, 7000, 50, 2, pad)
 	wantEvents, _, wantHook := wantIDs("c", 0, 7000)
-	events.waitAll(60*time.Second, wantEvents)
-	rc.waitAll(60*time.Second, wantHook)
+	events.waitAll(3*time.Minute, wantEvents)
+	rc.waitAll(3*time.Minute, wantHook)
 }
 
 // TestKafkaOversizedRecord: an event larger than a record may be is dead-lettered for the Kafka
@@ -201,7 +201,7 @@ func TestKafkaOversizedRecord(t *testing.T) {
 	}
 	te.emit("z", 10, 20, 5, 1, 100)
 	want, _, _ := wantIDs("z", 0, 20)
-	events.waitAll(30*time.Second, want)
+	events.waitAll(3*time.Minute, want)
 	for _, s := range []string{outbox.SinkKafka, outbox.SinkPush} {
 		dls, err := te.E.DeadLetters(s, 0, 10)
 		if err != nil || len(dls) != 1 || dls[0].Event.ID != big.ID || !strings.Contains(dls[0].LastError, "exceeds") {

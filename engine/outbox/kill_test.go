@@ -62,8 +62,8 @@ func TestKill9Resume(t *testing.T) {
 
 	te := mustStartEngine(t, dir, kill9Opts(addr, rc.srv.URL))
 	want, _, wantHook := wantIDs("k9", 0, committed)
-	events.waitAll(60*time.Second, want)
-	rc.waitAll(60*time.Second, wantHook)
+	events.waitAll(3*time.Minute, want)
+	rc.waitAll(3*time.Minute, wantHook)
 	_ = te
 }
 

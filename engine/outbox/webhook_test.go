@@ -27,8 +27,8 @@ func TestWebhookDelivery(t *testing.T) {
 	te := mustStartEngine(t, t.TempDir(), webhookOpts(rc))
 	te.emit("w", 0, 3000, 100, 3, 400)
 	_, _, want := wantIDs("w", 0, 3000)
-	rc.waitAll(30*time.Second, want)
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	rc.waitAll(3*time.Minute, want)
+	checkFor(t, 30*time.Second, 10*time.Millisecond, func() error {
 		if c, _ := te.E.OutboxCursor(outbox.SinkWebhook); c != te.E.OutboxHorizon()-1 {
 			return fmt.Errorf("webhook cursor %d; want %d", c, te.E.OutboxHorizon()-1)
 		}
@@ -60,7 +60,7 @@ func TestWebhookRetries(t *testing.T) {
 	te := mustStartEngine(t, t.TempDir(), webhookOpts(rc))
 	te.emit("r", 0, 500, 50, 2, 200)
 	_, _, want := wantIDs("r", 0, 500)
-	rc.waitAll(30*time.Second, want)
+	rc.waitAll(3*time.Minute, want)
 	rc.mu.Lock()
 	for _, id := range want {
 		if rc.attempts[id] != 3 {
@@ -88,7 +88,7 @@ func TestWebhookTimeoutRetried(t *testing.T) {
 	te := mustStartEngine(t, t.TempDir(), opts)
 	te.emit("t", 0, 40, 10, 1, 100)
 	_, _, want := wantIDs("t", 0, 40)
-	rc.waitAll(30*time.Second, want)
+	rc.waitAll(3*time.Minute, want)
 	rc.mu.Lock()
 	for _, id := range want {
 		if rc.attempts[id] != 2 {
@@ -115,7 +115,7 @@ func TestWebhookOutageHolds(t *testing.T) {
 	opts.WebhookMaxAttempts = 2
 	te := mustStartEngine(t, t.TempDir(), opts)
 	te.emit("h", 0, 300, 30, 2, 200)
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	checkFor(t, 30*time.Second, 10*time.Millisecond, func() error {
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
 		if rc.requests < 300 {
@@ -128,7 +128,7 @@ func TestWebhookOutageHolds(t *testing.T) {
 	down.Store(false)
 	te.emit("h", 300, 400, 30, 2, 200)
 	_, _, want := wantIDs("h", 0, 400)
-	rc.waitAll(30*time.Second, want)
+	rc.waitAll(3*time.Minute, want)
 	wantDeadLetters(t, te, 0)
 }
 
@@ -171,8 +171,8 @@ func TestWebhookDeadLetterReplay(t *testing.T) {
 			good = append(good, id)
 		}
 	}
-	rc.waitAll(30*time.Second, good)
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	rc.waitAll(3*time.Minute, good)
+	checkFor(t, 30*time.Second, 10*time.Millisecond, func() error {
 		if c, _ := te.E.OutboxCursor(outbox.SinkWebhook); c != te.E.OutboxHorizon()-1 {
 			return fmt.Errorf("webhook cursor %d; want %d", c, te.E.OutboxHorizon()-1)
 		}
@@ -239,7 +239,7 @@ func TestSinkStartsAtHead(t *testing.T) {
 	dir := t.TempDir()
 	te := mustStartEngine(t, dir, outbox.Options{})
 	te.emit("s", 0, 200, 50, 2, 100)
-	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if k := countKeys(te.DB, storage.PrefixOutbox); k != 0 {
 			return fmt.Errorf("%d outbox entries left with every sink off", k)
 		}
@@ -251,7 +251,7 @@ func TestSinkStartsAtHead(t *testing.T) {
 	te = mustStartEngine(t, dir, webhookOpts(rc))
 	te.emit("s", 200, 300, 50, 2, 100)
 	_, _, want := wantIDs("s", 200, 300)
-	rc.waitAll(10*time.Second, want)
+	rc.waitAll(3*time.Minute, want)
 	rc.mu.Lock()
 	if got := len(rc.ok); got != len(want) {
 		t.Errorf("unexpected events delivered; got %d; want %d (only those after the sink was enabled)", got, len(want))
