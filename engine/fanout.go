@@ -525,6 +525,9 @@ func (e *Engine) commitChunk(p *fanoutPlan, r *campaignRun, run *storage.Campaig
 			next.UsersSent += uint64(ref.Ch.MemberCount)
 		}
 	}
+	// Audience ordinals that are no live user (a deleted user, a static target that never became
+	// a user) got no item: they count as skipped.
+	next.Skipped += uint64(len(ch.ords) - len(ch.items))
 	next.Done += uint64(len(ch.ords))
 	next.Cursor = ch.ords[len(ch.ords)-1]
 	putRunTx(tx, c.ID, &next)
