@@ -600,7 +600,7 @@ func TestCampaignUserSegments(t *testing.T) {
 	ts := mustStartTestServer(t)
 	ts.mustCreateUsers("admin", "u1", "u2", "u3", "u4")
 	ts.mustCreateSegment(map[string]any{"id": "static", "type": "user"})
-	ts.mustAddTargets("static", "u1", "u2", "admin")
+	ts.mustAddTargets("static", "u1", "u2", "admin", "not-a-user-yet")
 	ts.mustCreateSegment(map[string]any{"id": "everyone", "type": "user", "all_users": true})
 	id := ts.mustCreateCampaign(map[string]any{
 		"sender_id": "admin", "segment_ids": []string{"static", "everyone"},
@@ -615,8 +615,9 @@ func TestCampaignUserSegments(t *testing.T) {
 		t.Fatalf("cannot start: %d %v", status, m)
 	}
 	c = ts.waitCampaignStatus(id, "completed")
-	// Duplicates across segments removed, the sender left out.
-	if st := c["stats"].(map[string]any); st["stats_messages_sent"] != 4.0 || st["stats_users_sent"] != 4.0 {
+	// Duplicates across segments removed, the sender left out, a target that is no user skipped.
+	if st := c["stats"].(map[string]any); st["stats_messages_sent"] != 4.0 || st["stats_users_sent"] != 4.0 ||
+		st["stats_targets_skipped"] != 1.0 || st["progress"] != 1.0 {
 		t.Fatalf("unexpected stats %v", st)
 	}
 	for _, u := range []string{"u1", "u2", "u3", "u4"} {
