@@ -735,3 +735,25 @@ func TestCampaignDeleteRunning(t *testing.T) {
 		t.Fatalf("the segment stays locked after stop and delete: %v", seg)
 	}
 }
+
+func TestCampaignInvalidRenderedChannelIDIsSkipped(t *testing.T) {
+	ts := mustStartTestServer(t)
+	if err := ts.E.UpsertUsers([]storage.User{{ID: "admin"}, {ID: "ok", Custom: []byte(`{"handle":"fine_1"}`)},
+		{ID: "bad", Custom: []byte(`{"handle":"not ok!?"}`)}, {ID: "none"}}); err != nil {
+		t.Fatal(err)
+	}
+	id := ts.mustCreateCampaign(map[string]any{"sender_id": "admin", "user_ids": []string{"ok", "bad", "none"},
+		"message_template": map[string]any{"text": "hi"}, "create_channels": true,
+		"channel_template": map[string]any{"type": "messaging", "id": "{{ receiver.handle }}"}})
+	if status, m := ts.do("POST", "/campaigns/"+id+"/start", "{}"); status != 201 {
+		t.Fatalf("cannot start: %d %v", status, m)
+	}
+	c := ts.waitCampaignStatus(id, "completed")
+	// "bad" renders an id with invalid characters, "none" an empty id: both are skipped.
+	if st := c["stats"].(map[string]any); st["stats_messages_sent"] != 1.0 || st["stats_targets_skipped"] != 2.0 {
+		t.Fatalf("unexpected stats %v", st)
+	}
+	if texts, _ := ts.channelTexts("messaging:fine_1"); !slices.Equal(texts, []string{"hi"}) {
+		t.Fatalf("unexpected texts %q", texts)
+	}
+}
