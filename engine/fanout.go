@@ -25,6 +25,10 @@ import (
 // A crash loses at most the chunks not yet committed; the run resumes after the stored cursor and
 // replays them with the same derived message and event ids.
 
+// DefaultCampaignChannelType is the type of the 1-1 channels a campaign without channel_template
+// (or without its type) writes to: the distinct sender-receiver channel of this type.
+const DefaultCampaignChannelType = "messaging"
+
 // FanoutChunkSize is the number of audience ordinals one chunk (one batch, one fsync) covers.
 const FanoutChunkSize = 4096
 
@@ -97,13 +101,18 @@ type fanoutPlan struct {
 	// members_template, existing users only, sender and duplicates removed).
 	members []MemberSpec
 	custom  []byte // message custom: message_template.custom + campaign_id
+	// chanType is channel_template.type, or DefaultCampaignChannelType without a template.
+	chanType string
 	// users caches encoded UserResponses for the committer (sender, template members and the
 	// chunk's receivers), so that events about existing channels read no user records.
 	users *UserJSONCache
 }
 
 func (e *Engine) newFanoutPlan(c *Campaign) (*fanoutPlan, error) {
-	p := &fanoutPlan{c: c, senderID: c.SenderID, users: e.NewUserJSONCache()}
+	p := &fanoutPlan{c: c, senderID: c.SenderID, users: e.NewUserJSONCache(), chanType: c.Channel.Type}
+	if p.chanType == "" {
+		p.chanType = DefaultCampaignChannelType
+	}
 	sender, found, err := e.GetUser(c.SenderID)
 	if err != nil {
 		return nil, err
@@ -351,7 +360,7 @@ func (e *Engine) prepareChunk(p *fanoutPlan, ch *fanoutChunk) error {
 	err := e.UsersByOrdinals(ch.ords, func(ord uint32, u *storage.User) {
 		start := len(arena)
 		arena = AppendUserJSON(arena, u)
-		it := fanoutItem{recipient: strings.Clone(u.ID), userOrd: ord, chanType: c.Channel.Type}
+		it := fanoutItem{recipient: strings.Clone(u.ID), userOrd: ord, chanType: p.chanType}
 		// NB: arena may move while growing; userJSON is re-sliced after the loop.
 		it.userJSON = arena[start:len(arena):len(arena)]
 		ch.items = append(ch.items, it)

@@ -757,3 +757,26 @@ func TestCampaignInvalidRenderedChannelIDIsSkipped(t *testing.T) {
 		t.Fatalf("unexpected texts %q", texts)
 	}
 }
+
+func TestCampaignWithoutChannelTemplateUsesExistingMessagingChannels(t *testing.T) {
+	ts := mustStartTestServer(t)
+	ts.mustCreateUsers("sender", "u1", "u2")
+	status, m := ts.do("POST", "/channels/messaging/query", map[string]any{"data": map[string]any{"members": []string{"sender", "u1"}, "created_by_id": "sender"}})
+	if status != 201 {
+		t.Fatalf("cannot create the distinct channel: %d %v", status, m)
+	}
+	cid := m["channel"].(map[string]any)["cid"].(string)
+	// The seed's minimal campaign: no channel_template, no create_channels.
+	id := ts.mustCreateCampaign(map[string]any{"sender_id": "sender", "user_ids": []string{"u1", "u2"},
+		"message_template": map[string]any{"text": "Hi {{ receiver.name }} I'm {{ sender.name }}!"}})
+	if status, m := ts.do("POST", "/campaigns/"+id+"/start", "{}"); status != 201 {
+		t.Fatalf("cannot start: %d %v", status, m)
+	}
+	c := ts.waitCampaignStatus(id, "completed")
+	if st := c["stats"].(map[string]any); st["stats_messages_sent"] != 1.0 || st["stats_targets_skipped"] != 1.0 || st["stats_channels_created"] != 0.0 {
+		t.Fatalf("unexpected stats %v", st)
+	}
+	if texts, _ := ts.channelTexts(cid); !slices.Equal(texts, []string{"Hi Name u1 I'm Name sender!"}) {
+		t.Fatalf("unexpected texts in %s: %q", cid, texts)
+	}
+}
