@@ -32,6 +32,7 @@ var (
 	kafkaBrokers       = flag.String("kafka.brokers", "", "comma-separated Kafka bootstrap addresses (host:port); empty turns the Kafka and push sinks off")
 	kafkaTopic         = flag.String("kafka.topic", "campaignd.events", "Kafka topic receiving every event")
 	kafkaPushTopic     = flag.String("kafka.pushTopic", "campaignd.push", "Kafka topic receiving one record per receiver of each message.new without skip_push")
+	kafkaCompression   = flag.String("kafka.compression", "none", "compression of Kafka record batches: none, gzip, snappy, lz4 or zstd")
 	kafkaEmbedded      = flag.Bool("kafka.embedded", false, "start an in-process Kafka-protocol broker (franz-go kfake) for development, data under -storageDataPath/kafka; used when -kafka.brokers is empty")
 	kafkaEmbeddedAddr  = flag.String("kafka.embeddedAddr", "127.0.0.1:9092", "listen address of the -kafka.embedded broker")
 	webhookURL         = flag.String("webhook.url", "", "URL receiving one signed POST per event; empty turns the webhook sink off")
@@ -94,7 +95,7 @@ func run(log *slog.Logger) error {
 	log.Info("opened storage", "path", *storageDataPath, "users", db.Users.Max(), "channels", db.Channels.Max(), "took", time.Since(start))
 
 	eng, err := engine.Open(db, engine.Options{Logger: log, APIKey: key, APISecret: secret, Outbox: outbox.Options{
-		Brokers: brokers, Topic: *kafkaTopic, PushTopic: *kafkaPushTopic,
+		Brokers: brokers, Topic: *kafkaTopic, PushTopic: *kafkaPushTopic, KafkaCompression: *kafkaCompression,
 		WebhookURL: *webhookURL, WebhookMaxAttempts: *webhookMaxAttempts, WebhookTimeout: *webhookTimeout, WebhookConcurrency: *webhookConcurrency,
 	}})
 	if err != nil {

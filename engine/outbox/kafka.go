@@ -71,6 +71,16 @@ func newKafkaSink(m *Manager, name, topic string, push bool, o *Options) *kafkaS
 			ClientID:    "campaignd",
 		},
 	}
+	switch o.KafkaCompression {
+	case "gzip":
+		w.Compression = kafka.Gzip
+	case "snappy":
+		w.Compression = kafka.Snappy
+	case "lz4":
+		w.Compression = kafka.Lz4
+	case "zstd":
+		w.Compression = kafka.Zstd
+	}
 	return &kafkaSink{m: m, sinkName: name, topic: topic, push: push, opts: o, log: o.Logger, met: metricsFor(name), w: w}
 }
 

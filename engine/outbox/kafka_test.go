@@ -58,7 +58,7 @@ func TestKafkaDelivery(t *testing.T) {
 	events := startConsumer(t, addr, testTopic, checkEventRecord("k", pad))
 	push := startConsumer(t, addr, testPush, checkPushRecord("k", pad))
 
-	te := mustStartEngine(t, t.TempDir(), outbox.Options{Brokers: []string{addr}, BatchSize: 3000})
+	te := mustStartEngine(t, t.TempDir(), outbox.Options{Brokers: []string{addr}, BatchSize: 3000, KafkaCompression: "lz4"})
 	te.emit("k", 0, n, 500, 4, pad)
 	wantEvents, wantPush, _ := wantIDs("k", 0, n)
 	events.waitAll(3*time.Minute, wantEvents)

@@ -21,6 +21,9 @@ type Options struct {
 	// KafkaBatchSize is the kafka-go Writer's BatchSize (records per produce request and
 	// partition). Default: 1000.
 	KafkaBatchSize int
+	// KafkaCompression compresses record batches: "none", "gzip", "snappy", "lz4" or "zstd".
+	// Default: none.
+	KafkaCompression string
 	// KafkaBatchTimeout is the kafka-go Writer's BatchTimeout: how long a partly filled
 	// partition batch waits before it is sent. Default: 2ms (the relay hands the writer whole
 	// slices, so waiting longer only adds latency).
@@ -112,6 +115,11 @@ func (o *Options) EnsureDefaults() {
 func (o *Options) Validate() error {
 	if o.Topic == o.PushTopic {
 		return fmt.Errorf("outbox: the events topic and the push topic must differ; both are %q", o.Topic)
+	}
+	switch o.KafkaCompression {
+	case "", "none", "gzip", "snappy", "lz4", "zstd":
+	default:
+		return fmt.Errorf("outbox: unknown kafka compression %q: use none, gzip, snappy, lz4 or zstd", o.KafkaCompression)
 	}
 	if o.WebhookURL != "" {
 		u, err := url.Parse(o.WebhookURL)
