@@ -37,6 +37,7 @@ var (
 	kafkaEmbeddedAddr  = flag.String("kafka.embeddedAddr", "127.0.0.1:9092", "listen address of the -kafka.embedded broker")
 	webhookURL         = flag.String("webhook.url", "", "URL receiving one signed POST per event; empty turns the webhook sink off")
 	webhookMaxAttempts = flag.Int("webhook.maxAttempts", 5, "attempts before a webhook event is dead-lettered (only while the receiver accepts other events)")
+	webhookMaxHold     = flag.Duration("webhook.maxHold", 15*time.Minute, "how long an event is retried while the webhook receiver looks down before it is dead-lettered")
 	webhookTimeout     = flag.Duration("webhook.timeout", 6*time.Second, "timeout of one webhook POST attempt")
 	webhookConcurrency = flag.Int("webhook.concurrency", 32, "webhook POSTs in flight at once")
 )
@@ -96,7 +97,7 @@ func run(log *slog.Logger) error {
 
 	eng, err := engine.Open(db, engine.Options{Logger: log, APIKey: key, APISecret: secret, Outbox: outbox.Options{
 		Brokers: brokers, Topic: *kafkaTopic, PushTopic: *kafkaPushTopic, KafkaCompression: *kafkaCompression,
-		WebhookURL: *webhookURL, WebhookMaxAttempts: *webhookMaxAttempts, WebhookTimeout: *webhookTimeout, WebhookConcurrency: *webhookConcurrency,
+		WebhookURL: *webhookURL, WebhookMaxAttempts: *webhookMaxAttempts, WebhookMaxHold: *webhookMaxHold, WebhookTimeout: *webhookTimeout, WebhookConcurrency: *webhookConcurrency,
 	}})
 	if err != nil {
 		_ = db.Close()

@@ -36,6 +36,9 @@ type Options struct {
 	// WebhookMaxAttempts is how many attempts an event gets before it is dead-lettered, provided
 	// the receiver accepted other events meanwhile (see webhookSink). Default: 5.
 	WebhookMaxAttempts int
+	// WebhookMaxHold bounds how long an event is held for a receiver that looks down (see
+	// webhookSink) before it is dead-lettered anyway. Default: 15m.
+	WebhookMaxHold time.Duration
 	// WebhookConcurrency is how many POSTs are in flight at once. Default: 32.
 	WebhookConcurrency int
 	// WebhookBackoff is the delay before the second attempt; it doubles per attempt up to
@@ -81,6 +84,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.WebhookMaxAttempts == 0 {
 		o.WebhookMaxAttempts = 5
+	}
+	if o.WebhookMaxHold == 0 {
+		o.WebhookMaxHold = 15 * time.Minute
 	}
 	if o.WebhookConcurrency == 0 {
 		o.WebhookConcurrency = 32

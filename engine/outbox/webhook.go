@@ -28,8 +28,9 @@ import (
 // Other answers (3xx, other 4xx) dead-letter the event at once. An event whose retryable failures
 // reach WebhookMaxAttempts is dead-lettered only if the receiver accepted some other event since
 // this one's first attempt; otherwise the receiver looks down and the sink keeps retrying it (at
-// WebhookMaxBackoff): NB: an outage therefore delays delivery instead of dead-lettering every
-// event produced during it.
+// WebhookMaxBackoff) for up to WebhookMaxHold since its first attempt. NB: an outage therefore
+// delays delivery instead of dead-lettering every event produced during it, while an event that
+// fails alone (nothing else to deliver shows the receiver is up) still ends in the dead letters.
 type webhookSink struct {
 	m      *Manager
 	opts   *Options
@@ -130,7 +131,8 @@ type outcome struct {
 // while the receiver looks down (see webhookSink). It returns an error only when ctx ends.
 func (s *webhookSink) send(ctx context.Context, ev *Event, hold bool) (outcome, error) {
 	sig := sign(s.opts.APISecret, ev.JSON)
-	first := time.Now().UnixNano()
+	firstAt := time.Now()
+	first := firstAt.UnixNano()
 	backoff := time.Duration(0)
 	for attempt := 1; ; attempt++ {
 		status, retryAfter, err := s.post(ctx, ev, sig, attempt)
@@ -157,7 +159,7 @@ func (s *webhookSink) send(ctx context.Context, ev *Event, hold bool) (outcome, 
 			return outcome{attempts: attempt, reason: reason}, nil
 		}
 		if attempt >= s.opts.WebhookMaxAttempts {
-			if !hold || s.lastSuccess.Load() > first {
+			if !hold || s.lastSuccess.Load() > first || time.Since(firstAt) >= s.opts.WebhookMaxHold {
 				return outcome{attempts: attempt, reason: reason}, nil
 			}
 			if !s.holding.Load() && s.holding.CompareAndSwap(false, true) {

@@ -262,3 +262,30 @@ func TestSinkStartsAtHead(t *testing.T) {
 		t.Errorf("unexpected horizon; got %d; want 301", h)
 	}
 }
+
+// TestWebhookHoldBounded: an event that only ever gets 5xx, with nothing else delivered meanwhile,
+// is held for WebhookMaxHold and then dead-lettered, so it cannot block the sink forever.
+func TestWebhookHoldBounded(t *testing.T) {
+	rc := startReceiver(t)
+	rc.setAnswer(func(id string, attempt int) int { return 503 })
+	opts := webhookOpts(rc)
+	opts.WebhookMaxAttempts = 2
+	opts.WebhookMaxHold = 300 * time.Millisecond
+	te := mustStartEngine(t, t.TempDir(), opts)
+	start := time.Now()
+	te.emit("b", 1, 2, 1, 1, 100)
+	var dls []outbox.DeadLetter
+	checkFor(t, 30*time.Second, 10*time.Millisecond, func() error {
+		var err error
+		if dls, err = te.E.DeadLetters(outbox.SinkWebhook, 0, 10); err != nil || len(dls) != 1 {
+			return fmt.Errorf("%d dead letters, %v", len(dls), err)
+		}
+		return nil
+	})
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Fatalf("dead-lettered after %s, before WebhookMaxHold", took)
+	}
+	if dls[0].LastError != "HTTP 503" || dls[0].Attempts <= 2 {
+		t.Fatalf("unexpected dead letter %+v; want HTTP 503 after more than 2 attempts", dls[0])
+	}
+}
