@@ -31,6 +31,8 @@ type HTTPCampaignConfig struct {
 	Prefix string
 	// PeakRSS, when set, reports campaignd's peak resident memory (e.g. from /proc/<pid>/status).
 	PeakRSS func() uint64
+	// CPU, when set, reports campaignd's CPU time so far (e.g. ProcCPU).
+	CPU func() time.Duration
 	// Logf receives progress lines; nil = silent.
 	Logf func(format string, args ...any)
 }
@@ -47,12 +49,18 @@ type HTTPCampaignResult struct {
 	// responsive the API stays under a running fan-out.
 	GetP50, GetP99 time.Duration
 	PeakRSS        uint64
+	// CPU is campaignd's CPU time during the campaign (0 when unknown).
+	CPU time.Duration
 }
 
 func (r *HTTPCampaignResult) String() string {
-	return fmt.Sprintf("%s: sent=%d channels_created=%d elapsed=%s start=%s sends/s=%.0f get_p50=%s get_p99=%s campaignd_peak_rss=%dMiB",
+	perCPU := 0.0
+	if r.CPU > 0 {
+		perCPU = float64(r.Sent) / r.CPU.Seconds()
+	}
+	return fmt.Sprintf("%s: sent=%d channels_created=%d elapsed=%s start=%s sends/s=%.0f campaignd_cpu=%s sends/cpu-s=%.0f get_p50=%s get_p99=%s campaignd_peak_rss=%dMiB",
 		r.Name, r.Sent, r.Created, r.Elapsed.Round(time.Millisecond), r.StartLatency.Round(time.Microsecond), r.SendsPerSec,
-		r.GetP50.Round(time.Microsecond), r.GetP99.Round(time.Microsecond), r.PeakRSS>>20)
+		r.CPU.Round(time.Millisecond), perCPU, r.GetP50.Round(time.Microsecond), r.GetP99.Round(time.Microsecond), r.PeakRSS>>20)
 }
 
 type httpClient struct {
@@ -165,6 +173,10 @@ func (h *httpClient) runCampaign(id, seg, name string) (*HTTPCampaignResult, err
 	}, 201); err != nil {
 		return nil, err
 	}
+	var cpu0 time.Duration
+	if cfg.CPU != nil {
+		cpu0 = cfg.CPU()
+	}
 	t0 := time.Now()
 	if _, err := h.doJSON("POST", "/campaigns/"+id+"/start", map[string]any{}, 201); err != nil {
 		return nil, err
@@ -205,6 +217,9 @@ func (h *httpClient) runCampaign(id, seg, name string) (*HTTPCampaignResult, err
 	r.GetP99 = lat[len(lat)*99/100]
 	if cfg.PeakRSS != nil {
 		r.PeakRSS = cfg.PeakRSS()
+	}
+	if cfg.CPU != nil {
+		r.CPU = cfg.CPU() - cpu0
 	}
 	return r, nil
 }

@@ -36,7 +36,7 @@ func benchmarkCampaign(b *testing.B, n int, existing bool) {
 	defer env.Close()
 	b.ReportAllocs()
 	b.ResetTimer()
-	var sends, secs float64
+	var sends, secs, cpu float64
 	var last *CampaignResult
 	for i := range b.N {
 		r, err := env.Run(fmt.Sprintf("bench-%d", i))
@@ -48,10 +48,12 @@ func benchmarkCampaign(b *testing.B, n int, existing bool) {
 		}
 		sends += float64(r.MessagesSent)
 		secs += r.Elapsed.Seconds()
+		cpu += r.CPU.Seconds()
 		last = r
 	}
 	b.StopTimer()
 	b.ReportMetric(sends/secs, "sends/s")
+	b.ReportMetric(sends/cpu, "sends/cpu-s")
 	b.ReportMetric(float64(last.PeakRSS>>20), "peak-rss-MiB")
 	b.ReportMetric(float64(last.StartLatency.Microseconds())/1000, "start-ms")
 	b.Logf("%s", last)

@@ -83,6 +83,7 @@ func startCampaignd(cfg *bench.HTTPCampaignConfig) (stop func(), err error) {
 		return nil, fmt.Errorf("cannot start %s: %w", *campaignd, err)
 	}
 	cfg.PeakRSS = func() uint64 { return bench.ProcPeakRSS(cmd.Process.Pid) }
+	cfg.CPU = func() time.Duration { return bench.ProcCPU(cmd.Process.Pid) }
 	stop = func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
