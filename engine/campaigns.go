@@ -804,10 +804,39 @@ func (e *Engine) CampaignUsersPage(c *Campaign, limit int, next, prev string) (u
 	var ords []uint32
 	switch {
 	case c.Run.Frozen && c.Run.Kind == storage.AudienceUsers:
-		ords, err = e.audienceOrdinals(c.ID)
+		// NB: the page is cut from the frozen bitmap without materialising the whole audience.
+		var kbuf [64]byte
+		aud, err := bitmap.Load(e.db, storage.CampaignBitsPrefix(kbuf[:0], c.ID))
 		if err != nil {
 			return nil, "", "", err
 		}
+		start, end, nextCur, prevCur, err := pageBounds(int(aud.Cardinality()), limit, next, prev)
+		if err != nil {
+			return nil, "", "", err
+		}
+		pos := 0
+		errDone := errors.New("done")
+		err = aud.ForEachChunk(FanoutChunkSize, func(chunk []uint32) error {
+			if pos+len(chunk) <= start {
+				pos += len(chunk)
+				return nil
+			}
+			for _, ord := range chunk {
+				if pos >= end {
+					return errDone
+				}
+				if pos >= start {
+					ords = append(ords, ord)
+				}
+				pos++
+			}
+			return nil
+		})
+		if err != nil && err != errDone {
+			return nil, "", "", err
+		}
+		users, err = e.usersJSON(ords)
+		return users, nextCur, prevCur, err
 	case len(c.UserIDs) > 0:
 		for _, id := range c.UserIDs {
 			if ord, ok := e.db.Users.Lookup(id); ok {
@@ -821,16 +850,23 @@ func (e *Engine) CampaignUsersPage(c *Campaign, limit int, next, prev string) (u
 	if err != nil {
 		return nil, "", "", err
 	}
-	for _, ord := range ords[start:end] {
+	users, err = e.usersJSON(ords[start:end])
+	return users, nextCur, prevCur, err
+}
+
+// usersJSON returns the UserResponses of the live users among ords.
+func (e *Engine) usersJSON(ords []uint32) ([][]byte, error) {
+	var users [][]byte
+	for _, ord := range ords {
 		u, found, err := e.GetUserByOrdinal(ord)
 		if err != nil {
-			return nil, "", "", err
+			return nil, err
 		}
 		if found {
 			users = append(users, AppendUserJSON(nil, u))
 		}
 	}
-	return users, nextCur, prevCur, nil
+	return users, nil
 }
 
 // AppendCampaignJSON appends c as a CampaignResponse (wire spec §6.4) with users as its users

@@ -329,16 +329,6 @@ func (e *Engine) freezeAudience(c *Campaign, r *campaignRun) error {
 	return nil
 }
 
-// audienceOrdinals returns the frozen audience of campaign id in ascending order.
-func (e *Engine) audienceOrdinals(id string) ([]uint32, error) {
-	var kbuf [64]byte
-	aud, err := bitmap.Load(e.db, storage.CampaignBitsPrefix(kbuf[:0], id))
-	if err != nil {
-		return nil, err
-	}
-	return aud.ToArray(), nil
-}
-
 // prepareChunk does the parallel part of a chunk: receivers, channel ids, texts. It only reads
 // (and interns the chunk's cids when channels may be created).
 func (e *Engine) prepareChunk(p *fanoutPlan, ch *fanoutChunk) error {

@@ -630,6 +630,17 @@ func TestCampaignUserSegments(t *testing.T) {
 	if users := m["campaign"].(map[string]any)["users"].([]any); len(users) != 4 {
 		t.Fatalf("unexpected users page %v", users)
 	}
+	_, m = ts.do("GET", "/campaigns/"+id+"?limit=3", nil)
+	page1 := m["campaign"].(map[string]any)["users"].([]any)
+	next, _ := m["users"].(map[string]any)["next"].(string)
+	if len(page1) != 3 || page1[0].(map[string]any)["id"] != "u1" || next == "" {
+		t.Fatalf("unexpected first page of the frozen audience %v / %v", page1, m["users"])
+	}
+	_, m = ts.do("GET", "/campaigns/"+id+"?limit=3&next="+next, nil)
+	page2 := m["campaign"].(map[string]any)["users"].([]any)
+	if len(page2) != 1 || page2[0].(map[string]any)["id"] != "u4" || m["users"].(map[string]any)["prev"] == nil || m["users"].(map[string]any)["next"] != nil {
+		t.Fatalf("unexpected second page of the frozen audience %v / %v", page2, m["users"])
+	}
 	// A deleted segment cannot be used.
 	if status, m := ts.do("DELETE", "/segments/static", nil); status != 200 {
 		t.Fatalf("cannot delete segment: %d %v", status, m)
