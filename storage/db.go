@@ -17,7 +17,13 @@ type Options struct {
 	Path string
 	// CacheSize is the block cache size in bytes. Default: 256 MiB.
 	CacheSize int64
-	// MemTableSize is the size of one memtable in bytes. Default: 64 MiB.
+	// MemTableSize is the size of one memtable in bytes. Default: 256 MiB.
+	//
+	// NB: large on purpose. Outbox entries are deleted (one range tombstone) about a second after
+	// the relays pass them; when that happens before their memtable is flushed, the flush drops
+	// them and they never reach an sstable or a compaction. With 64 MiB, a campaign's event bodies
+	// were flushed and compacted first (BenchmarkCampaign 200,000 recipients, new channels:
+	// 7,801 → 10,757 sends per CPU-second at 256 MiB).
 	MemTableSize uint64
 	// Logger receives Pebble's own log lines at debug level. Default: slog.Default().
 	Logger *slog.Logger
@@ -32,7 +38,7 @@ func (o *Options) EnsureDefaults() {
 		o.CacheSize = 256 << 20
 	}
 	if o.MemTableSize == 0 {
-		o.MemTableSize = 64 << 20
+		o.MemTableSize = 256 << 20
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
