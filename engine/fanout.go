@@ -419,7 +419,13 @@ func cutCID(cid string) (typ, id string, ok bool) {
 func (e *Engine) commitChunk(p *fanoutPlan, r *campaignRun, run *storage.CampaignRun, ch *fanoutChunk) error {
 	c := p.c
 	next := *run
-	tx := e.NewBulkTx()
+	// NB: about 6 KB per recipient (records, channel.created and message.new bodies) when
+	// channels are created, about half when they exist; sizing up front saves regrowing the batch.
+	per := 3 << 10
+	if c.CreateChannels {
+		per = 6 << 10
+	}
+	tx := e.NewBulkTxSize(per * len(ch.items))
 	committed := false
 	defer func() {
 		if !committed {
