@@ -25,9 +25,14 @@ type channelsState struct {
 	// stripes[channelStripe(cid)] serialises writers of a channel: it is held from the moment a
 	// Tx reads the channel record to write it (ChannelTx, CreateChannelTx) until the Tx ends.
 	stripes [channelLockStripes]sync.Mutex
-	// bulkMu is held for the whole life of a bulk Tx (NewBulkTx), the only kind allowed to lock
-	// more than one channel. With at most one multi-channel locker, no lock cycle can form.
+	// bulkMu is held by a bulk Tx (NewBulkTx), the only kind allowed to lock more than one
+	// channel, while it locks channels: until it commits, is discarded or is sealed
+	// (SealBulkTx). With at most one multi-channel locker that may wait, no lock cycle can form.
 	bulkMu sync.Mutex
+	// sealed is the sealed bulk Tx still holding its stripes (committing), or nil; handMu guards
+	// it and its claimed set. See SealBulkTx.
+	handMu sync.Mutex
+	sealed *bulkSeal
 
 	// pendingIDs holds client-supplied message ids reserved by Txs that have not ended, so that
 	// two concurrent sends with the same new id cannot both pass the duplicate check.
@@ -43,6 +48,24 @@ type txLocks struct {
 	stripes []uint32
 	set     map[uint32]struct{} // stripes as a set, built once a bulk Tx holds many
 	ids     []string
+	// Bulk Txs only: cids are the channels locked; pred is the sealed bulk Tx some stripes were
+	// claimed from (they are this Tx's once pred ended); seal is set once this Tx is sealed.
+	cids map[cidKey]struct{}
+	pred *bulkSeal
+	seal *bulkSeal
+}
+
+// cidKey is a channel's "typ:id" without concatenating it.
+type cidKey struct{ typ, id string }
+
+// bulkSeal is what the next bulk Tx needs to know about a sealed bulk Tx that is committing: its
+// stripes and channels, and which of its stripes the next one claimed (they are handed over
+// instead of unlocked when it ends). done is closed once it ended (committed or discarded).
+type bulkSeal struct {
+	stripes map[uint32]struct{}
+	cids    map[cidKey]struct{}
+	claimed map[uint32]struct{}
+	done    chan struct{}
 }
 
 // channelStripe returns the lock stripe of the channel "typ:id" (FNV-1a over the cid bytes).
@@ -72,14 +95,61 @@ func (l *txLocks) holds(s uint32) bool {
 func (e *Engine) lockChannel(tx *Tx, typ, id string) {
 	l := &tx.locks
 	s := channelStripe(typ, id)
+	if l.seal != nil {
+		panic(fmt.Sprintf("BUG: a sealed bulk Tx locks a channel (%s:%s)", typ, id))
+	}
+	if l.bulk {
+		e.lockChannelBulk(l, s, cidKey{typ, id})
+		return
+	}
 	if l.holds(s) {
 		return
 	}
-	if !l.bulk && len(l.stripes) > 0 {
+	if len(l.stripes) > 0 {
 		panic(fmt.Sprintf("BUG: a plain Tx locks a second channel (%s:%s); use NewBulkTx", typ, id))
 	}
 	l.cs = &e.channels
 	e.channels.stripes[s].Lock()
+	l.addStripe(s)
+}
+
+// lockChannelBulk is lockChannel for a bulk Tx: stripe s of channel k. While a sealed bulk Tx P
+// commits, a stripe P holds is claimed (handed over when P ends) if P did not write k, so that
+// the next chunk is not stalled by stripe collisions; if P wrote k, this waits for P to end, so
+// k is read as P committed it.
+func (e *Engine) lockChannelBulk(l *txLocks, s uint32, k cidKey) {
+	cs := &e.channels
+	if l.cids == nil {
+		l.cids = make(map[cidKey]struct{}, 256)
+	}
+	l.cids[k] = struct{}{}
+	cs.handMu.Lock()
+	if p := cs.sealed; p != nil {
+		if _, wrote := p.cids[k]; wrote {
+			cs.handMu.Unlock()
+			<-p.done // p ended: its stripes are free, or ours if claimed
+		} else if _, held := p.stripes[s]; held {
+			if !l.holds(s) {
+				p.claimed[s] = struct{}{}
+				l.pred = p
+				l.addStripe(s)
+			}
+			cs.handMu.Unlock()
+			return
+		} else {
+			cs.handMu.Unlock()
+		}
+	} else {
+		cs.handMu.Unlock()
+	}
+	if l.holds(s) {
+		return
+	}
+	cs.stripes[s].Lock()
+	l.addStripe(s)
+}
+
+func (l *txLocks) addStripe(s uint32) {
 	l.stripes = append(l.stripes, s)
 	if l.set != nil {
 		l.set[s] = struct{}{}
@@ -114,6 +184,11 @@ func (l *txLocks) release() {
 	if l.cs == nil {
 		return
 	}
+	if l.pred != nil {
+		// NB: claimed stripes become this Tx's only when the sealed Tx it claimed them from has
+		// ended; unlocking them earlier would let another writer in before that Tx committed.
+		<-l.pred.done
+	}
 	if len(l.ids) > 0 {
 		l.cs.idsMu.Lock()
 		for _, id := range l.ids {
@@ -121,8 +196,20 @@ func (l *txLocks) release() {
 		}
 		l.cs.idsMu.Unlock()
 	}
-	for _, s := range l.stripes {
-		l.cs.stripes[s].Unlock()
+	if seal := l.seal; seal != nil {
+		l.cs.handMu.Lock()
+		for _, s := range l.stripes {
+			if _, claimed := seal.claimed[s]; !claimed {
+				l.cs.stripes[s].Unlock()
+			}
+		}
+		l.cs.sealed = nil
+		close(seal.done)
+		l.cs.handMu.Unlock()
+	} else {
+		for _, s := range l.stripes {
+			l.cs.stripes[s].Unlock()
+		}
 	}
 	if l.bulk {
 		l.cs.bulkMu.Unlock()
@@ -130,9 +217,45 @@ func (l *txLocks) release() {
 	*l = txLocks{}
 }
 
+// SealBulkTx declares that bulk tx will lock no more channels and will only be committed or
+// discarded, and lets the next bulk Tx start while it commits. It first waits until the
+// previously sealed bulk Tx, if any, ended. The next bulk Tx waits for tx to end before it reads
+// a channel tx wrote, and takes over the lock stripes it shares with tx when tx ends (see
+// lockChannelBulk), so it never reads what tx has not committed.
+//
+// NB: no lock cycle can form: a sealed Tx waits for no lock (its committer may take the campaign
+// lock, whose holders take no channel lock), so waiting for it always ends.
+func (e *Engine) SealBulkTx(tx *Tx) {
+	l := &tx.locks
+	if !l.bulk {
+		panic("BUG: SealBulkTx on a Tx that is not an unsealed bulk Tx")
+	}
+	cs := &e.channels
+	cs.handMu.Lock()
+	p := cs.sealed
+	cs.handMu.Unlock()
+	if p != nil {
+		<-p.done
+	}
+	set := l.set
+	if set == nil {
+		set = make(map[uint32]struct{}, len(l.stripes))
+		for _, s := range l.stripes {
+			set[s] = struct{}{}
+		}
+	}
+	seal := &bulkSeal{stripes: set, cids: l.cids, claimed: make(map[uint32]struct{}), done: make(chan struct{})}
+	cs.handMu.Lock()
+	cs.sealed = seal
+	cs.handMu.Unlock()
+	l.seal = seal
+	l.bulk = false
+	cs.bulkMu.Unlock()
+}
+
 // NewBulkTx starts a unit of work that may write any number of channels (the campaign fan-out).
-// Only one bulk Tx exists at a time: NewBulkTx waits for the previous one to commit or be
-// discarded. The caller must not hold a plain Tx that locked a channel while calling it.
+// Only one unsealed bulk Tx exists at a time: NewBulkTx waits for the previous one to commit, be
+// discarded or be sealed (SealBulkTx). The caller must not hold a plain Tx that locked a channel while calling it.
 func (e *Engine) NewBulkTx() *Tx { return e.NewBulkTxSize(0) }
 
 // NewBulkTxSize is NewBulkTx with room for about size bytes of writes (0: grow as needed). A

@@ -533,3 +533,114 @@ func BenchmarkQueryChannelsScan(b *testing.B) {
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "channels/s")
 	})
 }
+
+func TestSealedBulkTxHandoff(t *testing.T) {
+	e, _ := newUsersTestEngine(t)
+	ords := mustChannelUsers(t, e, 1)
+	send := func(tx *Tx, ref *ChannelRef) {
+		t.Helper()
+		if err := e.AppendMessageTx(tx, ref, &storage.Message{User: ords[0], Text: "m"}, &MessageOptions{NoEvent: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// b shares a's lock stripe.
+	b := ""
+	for i := 0; b == ""; i++ {
+		if id := fmt.Sprint("x", i); channelStripe("t", id) == channelStripe("t", "a") {
+			b = id
+		}
+	}
+	blocked := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return false
+		case <-time.After(100 * time.Millisecond):
+			return true
+		}
+	}
+	within := func(ch <-chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: still blocked", what)
+		}
+	}
+
+	p := e.NewBulkTx()
+	ra, err := e.CreateChannelTx(p, &ChannelSpec{Type: "t", ID: "a", CreatedBy: ords[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(p, ra)
+	e.SealBulkTx(p)
+
+	// The next bulk Tx starts while p is sealed and claims the shared stripe for b at once.
+	s := e.NewBulkTx()
+	gotB := make(chan struct{})
+	var rb *ChannelRef
+	go func() {
+		defer close(gotB)
+		rb, err = e.CreateChannelTx(s, &ChannelSpec{Type: "t", ID: b, CreatedBy: ords[0]})
+	}()
+	within(gotB, "claiming a stripe of a sealed Tx")
+	if err != nil || !rb.Created {
+		t.Fatalf("cannot create b: %v %v", err, rb)
+	}
+	send(s, rb)
+
+	// A plain writer of b waits for s (not only p).
+	plainDone := make(chan struct{})
+	go func() {
+		defer close(plainDone)
+		tx := e.NewTx()
+		ref, ok, err := e.ChannelTx(tx, "t", b)
+		if err != nil || !ok || ref.Ch.MessageCount != 1 {
+			t.Errorf("plain Tx read b before s committed it: %v %v %+v", err, ok, ref)
+			tx.Discard()
+			return
+		}
+		tx.Discard()
+	}()
+
+	// s reading a (written by p) waits until p committed, then sees p's message.
+	gotA := make(chan struct{})
+	var ra2 *ChannelRef
+	var okA bool
+	go func() {
+		defer close(gotA)
+		ra2, okA, err = e.ChannelTx(s, "t", "a")
+	}()
+	if !blocked(gotA) {
+		t.Fatal("the next bulk Tx read a channel the sealed Tx has not committed")
+	}
+	if err := e.Commit(p); err != nil {
+		t.Fatal(err)
+	}
+	within(gotA, "reading a after p committed")
+	if err != nil || !okA || ra2.Ch.MessageCount != 1 {
+		t.Fatalf("a after p committed: %v %v %+v", err, okA, ra2)
+	}
+	send(s, ra2)
+	if !blocked(plainDone) {
+		t.Fatal("a plain Tx got b's stripe while s holds it")
+	}
+	if err := e.Commit(s); err != nil {
+		t.Fatal(err)
+	}
+	within(plainDone, "plain Tx after s committed")
+	_, cha, ok, err := e.ChannelByCID("t:a")
+	if err != nil || !ok || cha.MessageCount != 2 {
+		t.Fatalf("a: %v %v %+v", err, ok, cha)
+	}
+	// Every stripe is free again: a new bulk Tx locks both channels at once.
+	tx := e.NewBulkTx()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _, _ = e.ChannelTx(tx, "t", "a")
+		_, _, _ = e.ChannelTx(tx, "t", b)
+	}()
+	within(done, "locking after both ended")
+	tx.Discard()
+}

@@ -41,9 +41,16 @@
 // Tx and AddMemberTx/AppendMessageTx keep ref.Ch and the stored record in step (they panic if the
 // Tx does not hold the lock). Hence two concurrent get-or-creates of one new channel yield one
 // channel, and two concurrent sends get distinct seqs. A plain Tx (NewTx) may lock ONE channel;
-// a Tx that writes many channels must be a bulk Tx (NewBulkTx): bulk Txs run one at a time, so no
-// lock cycle can form (a plain Tx never waits while holding a stripe, except on Interner.allocMu
-// and the commit). Client-supplied message ids are reserved in memory (no waiting) until the Tx
+// a Tx that writes many channels must be a bulk Tx (NewBulkTx): bulk Txs lock channels one at a
+// time (bulkMu), so no lock cycle can form (a plain Tx never waits while holding a stripe, except
+// on Interner.allocMu and the commit). SealBulkTx(tx) ends tx's locking phase: tx keeps its
+// stripes but only commits or is discarded, and the next bulk Tx may start meanwhile (one sealed
+// Tx at a time: sealing waits for the previous sealed Tx to end). The next bulk Tx, for a channel
+// the sealed Tx locked, waits until it ended (so it reads what it committed); for another channel
+// on a stripe the sealed Tx holds, it claims the stripe at once and the stripe is handed over, not
+// unlocked, when the sealed Tx ends (its own release waits for that), so stripe collisions (a
+// chunk holds ~4096 of 16384 stripes) do not serialise consecutive chunks. A sealed Tx waits for
+// no channel lock, so every such wait ends. Client-supplied message ids are reserved in memory (no waiting) until the Tx
 // ends, so two concurrent sends of one new id cannot both pass the duplicate check.
 //
 // Fan-out usage, one bulk Tx per chunk of recipients:
@@ -125,7 +132,24 @@
 //	              └► ONE ordered committer: NewBulkTx; per recipient CreateChannelTx (or ChannelTx
 //	                 when create_channels is false or for channel segments) + sender membership by
 //	                 sender_mode + AppendMessageTx; then the run record (stats delta + cursor =
-//	                 last ordinal of the chunk); commit with fsync under the campaign lock
+//	                 last ordinal of the chunk); SealBulkTx; commit with fsync under the campaign
+//	                 lock in a goroutine while the next chunk is built (at most one commit in
+//	                 flight, strictly in chunk order)
+//
+// Overlapped commits: chunk N+1 is built while chunk N commits, and committed only once N's commit
+// returned successfully (if N fails or was stopped, N+1 is discarded and the run ends or retries
+// from the stored cursor). N+1's run record is N's advanced by N+1, so records land in order. N+1
+// never reads what N has not committed: every read of the build is of a channel (record, members)
+// under its stripe, and SealBulkTx makes N+1 wait for N's end before touching a channel N locked
+// (channel_template.id rendering one id for recipients of both chunks). The stop/delete flag is
+// re-checked under the campaign lock before each commit, as before.
+//
+// NB: exactly-once needs "N+1 durable ⇒ N durable" (else a crash could keep N+1's cursor and lose
+// N's messages). It holds because N+1's commit starts only after N's Commit returned (N synced),
+// and independently because Pebble writes batches to the WAL in sequence-number order under one
+// mutex and a WAL sync covers everything written before it (pebble/v2@v2.1.7 commit.go,
+// commitPipeline doc: "Batches need to be written to the WAL in sequence number order"; prepare
+// assigns the seqnum and writes the WAL record under commitPipeline.mu).
 //
 // Exactly once: a chunk's messages, channels, members, events, stats and cursor are one batch, so
 // after a crash the run resumes after the last committed cursor and replays only uncommitted
@@ -143,9 +167,12 @@
 // Segment stripes take no other engine lock while held (targets are interned before the stripe is
 // taken); they are held across the segment's commit.
 //
-// Campaign locks: channelsState.bulkMu → channel lock stripes → campaign lock (the committer takes
-// its campaign's lock last, just before the commit); code holding a campaign lock takes no channel,
-// segment or user lock. campaignsState.mu is a leaf.
+// Campaign locks: channelsState.bulkMu → channel lock stripes → campaign lock (the chunk's commit
+// goroutine takes its campaign's lock with the sealed Tx's stripes held, just before the commit);
+// code holding a campaign lock takes no channel, segment or user lock. campaignsState.mu is a leaf.
+// channelsState.handMu is a leaf (never held while waiting); a bulk Tx may wait for the sealed bulk
+// Tx to end while holding bulkMu and stripes, which is safe because a sealed Tx waits for no
+// channel lock and never for bulkMu.
 //
 // channelsState.bulkMu → channel lock stripe → Interner.allocMu → Interner.mu; seqAllocator.mu and
 // channelsState.idsMu are leaves. Channel lock stripes and Interner.allocMu are the only engine locks

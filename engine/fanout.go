@@ -20,7 +20,8 @@ import (
 //	  ─► prepare workers (parallel): load receivers with one forward scan, render channel ids,
 //	     intern the chunk's new cids (one fsync), render texts
 //	  ─► ONE ordered committer: a bulk Tx per chunk holding channels + members + messages +
-//	     outbox events + stats + cursor, committed with fsync under the campaign lock.
+//	     outbox events + stats + cursor, sealed (SealBulkTx) and committed with fsync under the
+//	     campaign lock in a goroutine while the next chunk is built (one commit in flight, in order).
 //
 // A crash loses at most the chunks not yet committed; the run resumes after the stored cursor and
 // replays them with the same derived message and event ids.
@@ -259,7 +260,26 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 		wg.Wait()
 	}()
 
+	// run is the committed run record; chunk N+1 is built while chunk N commits (at most one
+	// commit in flight, in chunk order): planned is run plus the chunk in flight.
 	run := c.Run
+	planned := run
+	var (
+		inflight    chan error // result of the chunk in flight; nil when none
+		inflightRun storage.CampaignRun
+	)
+	wait := func() error {
+		if inflight == nil {
+			return nil
+		}
+		err := <-inflight
+		inflight = nil
+		if err == nil {
+			run = inflightRun
+		}
+		return err
+	}
+	defer func() { _ = wait() }()
 	for ch := range queue {
 		select {
 		case <-stop:
@@ -273,12 +293,34 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 			return errFanoutStopped
 		}
 		if c.StopAt != 0 && e.Now().UnixNano() >= c.StopAt {
+			if err := wait(); err != nil {
+				return err
+			}
 			e.stopDue(id)
 			return errFanoutStopped
 		}
-		if err := e.commitChunk(plan, r, &run, ch); err != nil {
+		tx, next, err := e.buildChunk(plan, planned, ch)
+		if err != nil {
 			return err
 		}
+		// NB: chunk N+1 commits only after chunk N's Commit returned (synced), so their run records
+		// (cursor, stats) land in order and a failed or stopped chunk N discards N+1: N+1 durable
+		// implies N durable. Pebble would keep that order anyway: commitPipeline.prepare assigns the
+		// seqnum and writes the WAL record under commitPipeline.mu, and "Batches need to be written
+		// to the WAL in sequence number order" (pebble/v2@v2.1.7 commit.go), so a WAL sync covers
+		// every earlier batch. N+1's build read no channel N locked before N ended (SealBulkTx).
+		if err := wait(); err != nil {
+			tx.Discard()
+			return err
+		}
+		e.SealBulkTx(tx)
+		planned = next
+		inflightRun = next
+		inflight = make(chan error, 1)
+		go func(tx *Tx, res chan<- error) { res <- e.commitChunk(id, r, tx) }(tx, inflight)
+	}
+	if err := wait(); err != nil {
+		return err
 	}
 	select {
 	case <-stop:
@@ -414,11 +456,12 @@ func cutCID(cid string) (typ, id string, ok bool) {
 	return "", "", false
 }
 
-// commitChunk writes one prepared chunk in ONE bulk Tx (channels, members, messages, events, stats
-// and cursor) and commits it with fsync under the campaign lock, unless the campaign was stopped.
-func (e *Engine) commitChunk(p *fanoutPlan, r *campaignRun, run *storage.CampaignRun, ch *fanoutChunk) error {
+// buildChunk writes one prepared chunk into ONE bulk Tx (channels, members, messages, events, stats
+// and cursor) and returns it with the run record it stores (run advanced by the chunk). On error
+// the Tx is discarded.
+func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutChunk) (*Tx, storage.CampaignRun, error) {
 	c := p.c
-	next := *run
+	next := run
 	// NB: about 6 KB per recipient (records, channel.created and message.new bodies) when
 	// channels are created, about half when they exist; sizing up front saves regrowing the batch.
 	per := 3 << 10
@@ -481,7 +524,7 @@ func (e *Engine) commitChunk(p *fanoutPlan, r *campaignRun, run *storage.Campaig
 			ref, ok, err = e.ChannelTx(tx, it.chanType, it.chanID)
 		}
 		if err != nil {
-			return err
+			return nil, next, err
 		}
 		if !ok {
 			next.Skipped++
@@ -492,13 +535,13 @@ func (e *Engine) commitChunk(p *fanoutPlan, r *campaignRun, run *storage.Campaig
 		} else {
 			if c.SenderMode == "include" {
 				if _, err := e.AddMemberTx(tx, ref, &MemberSpec{User: p.senderOrd, UserJSON: p.senderJSON, Users: users}); err != nil {
-					return err
+					return nil, next, err
 				}
 			}
 			if c.Run.Kind == storage.AudienceUsers && p.chanID != nil {
 				// A templated channel found by id gets its receiver as a member.
 				if _, err := e.AddMemberTx(tx, ref, &MemberSpec{User: it.userOrd, UserJSON: it.userJSON, Users: users}); err != nil {
-					return err
+					return nil, next, err
 				}
 			}
 		}
@@ -521,7 +564,7 @@ func (e *Engine) commitChunk(p *fanoutPlan, r *campaignRun, run *storage.Campaig
 			EventID: derivedID(c.ID, "message.new", it.recipient),
 		}
 		if err := e.AppendMessageTx(tx, ref, &msg, &opts); err != nil {
-			return err
+			return nil, next, err
 		}
 		next.MessagesSent++
 		if c.Run.Kind == storage.AudienceUsers {
@@ -536,17 +579,22 @@ func (e *Engine) commitChunk(p *fanoutPlan, r *campaignRun, run *storage.Campaig
 	next.Done += uint64(len(ch.ords))
 	next.Cursor = ch.ords[len(ch.ords)-1]
 	putRunTx(tx, c.ID, &next)
+	committed = true
+	return tx, next, nil
+}
 
-	unlock := e.lockCampaign(c.ID)
+// commitChunk commits a chunk's sealed bulk Tx with fsync under the campaign lock, unless the
+// campaign was stopped (then tx is discarded).
+func (e *Engine) commitChunk(id string, r *campaignRun, tx *Tx) error {
+	unlock := e.lockCampaign(id)
 	defer unlock()
 	if r.stopped.Load() {
+		tx.Discard()
 		return errFanoutStopped
 	}
-	committed = true
 	if err := e.Commit(tx); err != nil {
-		return fmt.Errorf("cannot commit a chunk of campaign %q: %w", c.ID, err)
+		return fmt.Errorf("cannot commit a chunk of campaign %q: %w", id, err)
 	}
-	*run = next
 	return nil
 }
 
