@@ -117,4 +117,3 @@ func ServerToken(secret string) string {
 	m.Write([]byte(signing))
 	return signing + "." + enc.EncodeToString(m.Sum(nil))
 }
-

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/valyala/fasttemplate"
 
@@ -223,76 +222,14 @@ func (w *renderWriter) tag(_ io.Writer, tag string) (int, error) {
 }
 
 // appendJSONUnescaped appends the contents of the JSON string literal raw (quotes included),
-// decoding escapes. Malformed escapes are copied as is.
+// decoding escapes. A malformed escape (never stored: custom fields are validated JSON) is copied as is.
 func appendJSONUnescaped(dst, raw []byte) []byte {
 	if len(raw) < 2 {
 		return dst
 	}
-	s := raw[1 : len(raw)-1]
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 == len(s) {
-			dst = append(dst, c)
-			continue
-		}
-		i++
-		switch s[i] {
-		case '"', '\\', '/':
-			dst = append(dst, s[i])
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, ok := hexRune(s, i+1)
-			if !ok {
-				dst = append(dst, '\\', 'u')
-				continue
-			}
-			i += 4
-			if utf16High(r) {
-				if r2, ok := hexRune(s, i+3); ok && s[i+1] == '\\' && s[i+2] == 'u' && utf16Low(r2) {
-					r = (r-0xd800)<<10 + (r2 - 0xdc00) + 0x10000
-					i += 6
-				} else {
-					r = utf8.RuneError
-				}
-			} else if utf16Low(r) {
-				r = utf8.RuneError
-			}
-			dst = utf8.AppendRune(dst, r)
-		default:
-			dst = append(dst, '\\', s[i])
-		}
+	n := len(dst)
+	if out, ok := filter.AppendUnescaped(dst, raw[1:len(raw)-1]); ok {
+		return out
 	}
-	return dst
-}
-
-func utf16High(r rune) bool { return r >= 0xd800 && r < 0xdc00 }
-func utf16Low(r rune) bool  { return r >= 0xdc00 && r < 0xe000 }
-
-func hexRune(s []byte, i int) (rune, bool) {
-	if i+4 > len(s) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
+	return append(dst[:n], raw[1:len(raw)-1]...)
 }

@@ -182,6 +182,10 @@ func unescapedEqual(raw []byte, s string) bool {
 	return ok && string(dec) == s
 }
 
+// AppendUnescaped appends the decoded content of a JSON string to dst; raw is the content between the
+// quotes, escapes included. It reports false for a malformed escape. It does not allocate beyond dst.
+func AppendUnescaped(dst, raw []byte) ([]byte, bool) { return appendUnescaped(dst, raw) }
+
 // appendUnescaped appends the decoded JSON string content raw to dst.
 func appendUnescaped(dst, raw []byte) ([]byte, bool) {
 	for i := 0; i < len(raw); i++ {
