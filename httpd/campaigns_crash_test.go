@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/campaignd/campaignd/engine"
 	"github.com/campaignd/campaignd/storage"
@@ -27,8 +30,10 @@ type crashProc struct {
 	data  string
 	addr  string
 	token string
-	cmd   *exec.Cmd
-	logs  *bytes.Buffer
+	// brokers, when set, turns on the Kafka sinks of every start (-kafka.brokers).
+	brokers string
+	cmd     *exec.Cmd
+	logs    *bytes.Buffer
 }
 
 func (p *crashProc) start() {
@@ -40,8 +45,12 @@ func (p *crashProc) start() {
 	p.addr = ln.Addr().String()
 	ln.Close()
 	p.logs = &bytes.Buffer{}
-	p.cmd = exec.Command(p.bin, "-httpListenAddr="+p.addr, "-storageDataPath="+p.data,
-		"-apiKey="+testKey, "-apiSecret="+testSecret, "-loglevel=WARN")
+	args := []string{"-httpListenAddr=" + p.addr, "-storageDataPath=" + p.data,
+		"-apiKey=" + testKey, "-apiSecret=" + testSecret, "-loglevel=WARN"}
+	if p.brokers != "" {
+		args = append(args, "-kafka.brokers="+p.brokers)
+	}
+	p.cmd = exec.Command(p.bin, args...)
 	p.cmd.Stderr = p.logs
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatalf("cannot start campaignd: %s", err)
@@ -123,7 +132,14 @@ func TestCampaignExactlyOnceAcrossKill9(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/campaignd/campaignd/cmd/campaignd").CombinedOutput(); err != nil {
 		t.Fatalf("cannot build campaignd: %s\n%s", err, out)
 	}
-	p := &crashProc{t: t, bin: bin, data: filepath.Join(dir, "data"), token: signToken(t, jwt.MapClaims{"server": true})}
+	// A real Kafka-protocol broker over TCP: every kill -9 also interrupts the relays mid-delivery.
+	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(4))
+	if err != nil {
+		t.Fatalf("cannot start kfake: %s", err)
+	}
+	defer broker.Close()
+	p := &crashProc{t: t, bin: bin, data: filepath.Join(dir, "data"), token: signToken(t, jwt.MapClaims{"server": true}),
+		brokers: broker.ListenAddrs()[0]}
 	p.start()
 	defer func() {
 		if p.cmd.ProcessState == nil {
@@ -215,6 +231,11 @@ func TestCampaignExactlyOnceAcrossKill9(t *testing.T) {
 	if st["progress"] != 1.0 {
 		t.Fatalf("unexpected progress %v", st["progress"])
 	}
+
+	// At least once at the consumer: every recipient's channel.created and message.new (ids derived
+	// from campaign and recipient, so a replay repeats an id rather than inventing one) and the
+	// campaign's started/completed events are on the events topic, whatever the kills interrupted.
+	consumeEvents(t, p.brokers, users)
 	p.stop()
 
 	// Count every recipient's messages in the store itself.
@@ -254,4 +275,51 @@ func TestCampaignExactlyOnceAcrossKill9(t *testing.T) {
 		}
 	}
 	t.Logf("%d recipients, %d kill -9 restarts, exactly one message each; total %s", users, killed, time.Since(t0))
+}
+
+// consumeEvents reads campaignd.events from the start with a franz-go consumer until it has seen
+// `recipients` distinct channel.created and message.new event ids plus campaign.started and
+// campaign.completed, counting duplicates (allowed: delivery is at least once).
+func consumeEvents(t *testing.T, brokers string, recipients int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics("campaignd.events"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatalf("cannot create consumer: %s", err)
+	}
+	defer cl.Close()
+	seen := map[string]map[string]bool{}
+	records := 0
+	done := func() bool {
+		return len(seen["channel.created"]) == recipients && len(seen["message.new"]) == recipients &&
+			len(seen["campaign.started"]) == 1 && len(seen["campaign.completed"]) == 1
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer saw %d channel.created, %d message.new, %d campaign.started, %d campaign.completed distinct events of %d recipients after %d records",
+				len(seen["channel.created"]), len(seen["message.new"]), len(seen["campaign.started"]), len(seen["campaign.completed"]), recipients, records)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			records++
+			var typ, id string
+			for _, h := range r.Headers {
+				switch h.Key {
+				case "event_type":
+					typ = string(h.Value)
+				case "event_id":
+					id = string(h.Value)
+				}
+			}
+			if seen[typ] == nil {
+				seen[typ] = map[string]bool{}
+			}
+			seen[typ][id] = true
+		})
+	}
+	t.Logf("consumer: %d records, %d distinct message.new, %d distinct channel.created (%d duplicates from at-least-once replays)",
+		records, len(seen["message.new"]), len(seen["channel.created"]), records-2*recipients-2)
 }
