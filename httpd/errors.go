@@ -81,7 +81,3 @@ func (c *call) fail(e *engine.Error, status int) {
 	c.ctx.SetStatusCode(status)
 	c.ctx.SetContentType("application/json")
 }
-
-// errNotImplemented answers endpoints whose area is still being built.
-// NB: temporary; removed once every area lands.
-var errNotImplemented = &engine.Error{Code: engine.CodeInternal, Msg: "not implemented yet"}
