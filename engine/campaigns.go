@@ -109,37 +109,34 @@ type MemberTemplateInput struct {
 	Custom      json.RawMessage `json:"custom"`
 }
 
+// setIfPresent copies *src into *dst when the request carried the field (src != nil).
+func setIfPresent[T any](dst, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
 // apply merges in into c (absent fields keep c's values).
 func (in *CampaignInput) apply(c *storage.Campaign) error {
-	setStr := func(dst *string, src *string) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	setStr(&c.Name, in.Name)
-	setStr(&c.Description, in.Description)
-	setStr(&c.SenderID, in.SenderID)
-	setStr(&c.SenderMode, in.SenderMode)
-	setStr(&c.SenderVisibility, in.SenderVisibility)
+	setIfPresent(&c.Name, in.Name)
+	setIfPresent(&c.Description, in.Description)
+	setIfPresent(&c.SenderID, in.SenderID)
+	setIfPresent(&c.SenderMode, in.SenderMode)
+	setIfPresent(&c.SenderVisibility, in.SenderVisibility)
 	if in.SegmentIDs != nil {
 		c.SegmentIDs = slices.Clone(*in.SegmentIDs)
 	}
 	if in.UserIDs != nil {
 		c.UserIDs = slices.Clone(*in.UserIDs)
 	}
-	setBool := func(dst *bool, src *bool) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	setBool(&c.CreateChannels, in.CreateChannels)
-	setBool(&c.ShowChannels, in.ShowChannels)
-	setBool(&c.SkipPush, in.SkipPush)
-	setBool(&c.SkipWebhook, in.SkipWebhook)
+	setIfPresent(&c.CreateChannels, in.CreateChannels)
+	setIfPresent(&c.ShowChannels, in.ShowChannels)
+	setIfPresent(&c.SkipPush, in.SkipPush)
+	setIfPresent(&c.SkipWebhook, in.SkipWebhook)
 	if mt := in.MessageTemplate; mt != nil {
 		m := &c.Message
-		setStr(&m.Text, mt.Text)
-		setStr(&m.PollID, mt.PollID)
+		setIfPresent(&m.Text, mt.Text)
+		setIfPresent(&m.PollID, mt.PollID)
 		if mt.Searchable != nil {
 			m.Searchable = 1
 			if *mt.Searchable {
@@ -164,9 +161,9 @@ func (in *CampaignInput) apply(c *storage.Campaign) error {
 	if ct := in.ChannelTemplate; ct != nil {
 		c.HasChannel = true
 		ch := &c.Channel
-		setStr(&ch.Type, ct.Type)
-		setStr(&ch.ID, ct.ID)
-		setStr(&ch.Team, ct.Team)
+		setIfPresent(&ch.Type, ct.Type)
+		setIfPresent(&ch.ID, ct.ID)
+		setIfPresent(&ch.Team, ct.Team)
 		if ct.Members != nil {
 			ch.Members = slices.Clone(*ct.Members)
 		}

@@ -127,8 +127,8 @@ func (c *Campaign) Marshal(dst []byte) []byte {
 // Unmarshal decodes src into c. Nothing in c aliases src.
 func (c *Campaign) Unmarshal(src []byte) error {
 	d := Decoder{B: src}
-	if v := d.Byte(); v != campaignVersion && d.Err == nil {
-		return fmt.Errorf("cannot decode campaign: unknown version %d: %w", v, ErrCorrupt)
+	if err := d.Version(campaignVersion, "campaign"); err != nil {
+		return err
 	}
 	c.ID = d.String()
 	c.Name = d.String()
@@ -239,8 +239,8 @@ func (r *CampaignRun) Marshal(dst []byte) []byte {
 // Unmarshal decodes src into r.
 func (r *CampaignRun) Unmarshal(src []byte) error {
 	d := Decoder{B: src}
-	if v := d.Byte(); v != campaignRunVersion && d.Err == nil {
-		return fmt.Errorf("cannot decode campaign run: unknown version %d: %w", v, ErrCorrupt)
+	if err := d.Version(campaignRunVersion, "campaign run"); err != nil {
+		return err
 	}
 	r.Frozen = d.Bool()
 	r.Kind = d.Byte()

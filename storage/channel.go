@@ -84,11 +84,8 @@ func (c *Channel) UnmarshalNoCopy(src []byte) error { return c.unmarshal(src, tr
 
 func (c *Channel) unmarshal(src []byte, alias bool) error {
 	d := Decoder{B: src}
-	if v := d.Byte(); v != channelVersion {
-		if d.Err != nil {
-			return fmt.Errorf("cannot decode channel: %w", d.Err)
-		}
-		return fmt.Errorf("cannot decode channel: unknown version %d: %w", v, ErrCorrupt)
+	if err := d.Version(channelVersion, "channel"); err != nil {
+		return err
 	}
 	flags := d.Byte()
 	c.Frozen = flags&channelFrozen != 0
@@ -147,11 +144,8 @@ func (m *Member) Marshal(dst []byte) []byte {
 // Unmarshal decodes src into m. Strings are copied; m.Custom aliases src.
 func (m *Member) Unmarshal(src []byte) error {
 	d := Decoder{B: src}
-	if v := d.Byte(); v != memberVersion {
-		if d.Err != nil {
-			return fmt.Errorf("cannot decode member: %w", d.Err)
-		}
-		return fmt.Errorf("cannot decode member: unknown version %d: %w", v, ErrCorrupt)
+	if err := d.Version(memberVersion, "member"); err != nil {
+		return err
 	}
 	m.ChannelRole = d.String()
 	m.CreatedAt = d.Varint()

@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 )
 
@@ -64,6 +65,19 @@ func (d *Decoder) fail() {
 		d.Err = ErrCorrupt
 	}
 	d.B = nil
+}
+
+// Version reads a record's version byte and reports an error naming what (e.g. "user") when the
+// input is empty or the version is not want.
+func (d *Decoder) Version(want byte, what string) error {
+	v := d.Byte()
+	if d.Err != nil {
+		return fmt.Errorf("cannot decode %s: %w", what, d.Err)
+	}
+	if v != want {
+		return fmt.Errorf("cannot decode %s: unknown version %d: %w", what, v, ErrCorrupt)
+	}
+	return nil
 }
 
 // Byte reads one byte.

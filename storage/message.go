@@ -105,11 +105,8 @@ func (m *Message) Marshal(dst []byte) []byte {
 // m.MentionedUsers reuses its backing array when it is large enough.
 func (m *Message) Unmarshal(src []byte) error {
 	d := Decoder{B: src}
-	if v := d.Byte(); v != messageVersion {
-		if d.Err != nil {
-			return fmt.Errorf("cannot decode message: %w", d.Err)
-		}
-		return fmt.Errorf("cannot decode message: unknown version %d: %w", v, ErrCorrupt)
+	if err := d.Version(messageVersion, "message"); err != nil {
+		return err
 	}
 	flags := d.Byte()
 	m.Silent = flags&messageSilent != 0

@@ -39,8 +39,8 @@ func (ev *OutboxEvent) Marshal(dst []byte) []byte {
 // Unmarshal decodes src into ev. ev.JSON aliases src.
 func (ev *OutboxEvent) Unmarshal(src []byte) error {
 	d := Decoder{B: src}
-	if v := d.Byte(); v != outboxEventVersion && d.Err == nil {
-		return fmt.Errorf("cannot decode outbox event: unknown version %d: %w", v, ErrCorrupt)
+	if err := d.Version(outboxEventVersion, "outbox event"); err != nil {
+		return err
 	}
 	ev.ID = d.String()
 	ev.Type = d.String()

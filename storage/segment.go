@@ -126,11 +126,8 @@ func (s *Segment) Marshal(dst []byte) []byte {
 // Unmarshal decodes src into s. Every field is copied: s does not alias src.
 func (s *Segment) Unmarshal(src []byte) error {
 	d := Decoder{B: src}
-	if v := d.Byte(); v != segmentVersion {
-		if d.Err != nil {
-			return fmt.Errorf("cannot decode segment: %w", d.Err)
-		}
-		return fmt.Errorf("cannot decode segment: unknown version %d: %w", v, ErrCorrupt)
+	if err := d.Version(segmentVersion, "segment"); err != nil {
+		return err
 	}
 	flags := d.Byte()
 	if flags&^(segmentAllUsers|segmentAllSenderChannels|segmentComputing) != 0 {

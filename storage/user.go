@@ -88,11 +88,8 @@ func (u *User) UnmarshalNoCopy(src []byte) error {
 
 func (u *User) unmarshal(src []byte, alias bool) error {
 	d := Decoder{B: src}
-	if v := d.Byte(); v != userVersion {
-		if d.Err != nil {
-			return fmt.Errorf("cannot decode user: %w", d.Err)
-		}
-		return fmt.Errorf("cannot decode user: unknown version %d: %w", v, ErrCorrupt)
+	if err := d.Version(userVersion, "user"); err != nil {
+		return err
 	}
 	flags := d.Byte()
 	u.Banned = flags&userBanned != 0
