@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -329,6 +330,9 @@ func (e *Engine) validateCampaign(c *storage.Campaign) error {
 		}
 		if ch.ID != "" {
 			if _, err := CompileTemplate("channel_template.id", ch.ID, ScopeSender|ScopeReceiver); err != nil {
+				return err
+			}
+			if err := checkChannelIDTemplate(ch.ID); err != nil {
 				return err
 			}
 		}
@@ -1144,4 +1148,27 @@ func (e *Engine) resolveCampaignAudience(c *storage.Campaign) (*bitmap.Bitmap, b
 		return aud, storage.AudienceChannels, nil
 	}
 	panic(fmt.Sprintf("BUG: unknown audience kind %d", kind))
+}
+
+// checkChannelIDTemplate refuses a channel_template.id whose text outside the tags could never
+// render a valid channel id (CheckChannelID): in particular "!", which would let a campaign name
+// distinct channels.
+func checkChannelIDTemplate(src string) error {
+	rest := src
+	for rest != "" {
+		lit := rest
+		if i := strings.Index(rest, "{{"); i >= 0 {
+			lit = rest[:i]
+			j := strings.Index(rest[i:], "}}") // the template compiled, so the tag is closed
+			rest = rest[i+j+2:]
+		} else {
+			rest = ""
+		}
+		for k := 0; k < len(lit); k++ {
+			if c := lit[k]; !isWordByte(c) && c != '-' {
+				return InputError("channel_template.id", "channel_template.id %q holds %q outside its tags; a channel id may only contain letters, digits, _ and -", src, c)
+			}
+		}
+	}
+	return nil
 }

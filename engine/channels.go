@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/campaignd/campaignd/storage"
@@ -291,18 +292,53 @@ func CheckChannelType(field, typ string) error {
 	return nil
 }
 
-// CheckChannelID validates a channel id: 1 to MaxIDLength characters of [A-Za-z0-9_!-].
+// CheckChannelID validates an explicit channel id: 1 to MaxIDLength characters of [A-Za-z0-9_-].
+//
+// NB: "!" is refused as Stream refuses it. Ids starting with DistinctChannelIDPrefix belong to
+// distinct channels and are derived from their members (DistinctChannelID): a client that could
+// pick one could create another pair's 1-1 channel with members of its own choosing, and a campaign
+// from that pair would then post into it. See CheckChannelRef for ids of existing channels.
 func CheckChannelID(field, id string) error {
 	if err := CheckID(field, id); err != nil {
 		return err
 	}
 	for i := 0; i < len(id); i++ {
-		if c := id[i]; !isWordByte(c) && c != '-' && c != '!' {
-			return InputError(field, "%s %q holds %q; a channel id may only contain letters, digits, _, - and !", field, id, c)
+		if c := id[i]; !isWordByte(c) && c != '-' {
+			if c == '!' && strings.HasPrefix(id, DistinctChannelIDPrefix) {
+				return InputError(field, "%s %q is a distinct channel's id: such ids are derived from the members; create the channel without an id and with data.members", field, id)
+			}
+			return InputError(field, "%s %q holds %q; a channel id may only contain letters, digits, _ and -", field, id, c)
 		}
 	}
 	return nil
 }
+
+// CheckChannelRef validates the id of a channel a request names in its path: an explicit id
+// (CheckChannelID) or the id of a distinct channel (IsDistinctChannelID), which the SDK sends once
+// it knows it. Creating a channel under a distinct id is further restricted (GetOrCreateChannel).
+func CheckChannelRef(field, id string) error {
+	if IsDistinctChannelID(id) {
+		return nil
+	}
+	return CheckChannelID(field, id)
+}
+
+// IsDistinctChannelID reports whether id has the form DistinctChannelID returns.
+func IsDistinctChannelID(id string) bool {
+	rest, ok := strings.CutPrefix(id, DistinctChannelIDPrefix)
+	if !ok || len(rest) != distinctHashLen {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; !isWordByte(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// distinctHashLen is the length of a base64url (unpadded) SHA-256.
+var distinctHashLen = base64.RawURLEncoding.EncodedLen(sha256.Size)
 
 func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'

@@ -75,8 +75,8 @@ func TestDistinctChannelID(t *testing.T) {
 			if !strings.HasPrefix(id, DistinctChannelIDPrefix) || len(id) != len(DistinctChannelIDPrefix)+43 {
 				t.Fatalf("unexpected distinct id %q", id)
 			}
-			if err := CheckChannelID("id", id); err != nil {
-				t.Fatalf("distinct id %q is not a valid channel id: %s", id, err)
+			if err := CheckChannelRef("id", id); err != nil || !IsDistinctChannelID(id) {
+				t.Fatalf("distinct id %q is not a valid channel reference: %v", id, err)
 			}
 		}
 	}
@@ -104,13 +104,29 @@ func TestCheckChannelTypeAndID(t *testing.T) {
 		}
 	}
 	f("messaging", "general", true, true)
-	f("a_b-C9", "!members-x_Y-9", true, true)
+	f("a_b-C9", "x_Y-9", true, true)
+	// "!" is Stream's reserved character: explicit ids never hold it.
+	f("messaging", "!members-x_Y-9", true, false)
+	f("messaging", "a!b", true, false)
 	f("", "", false, false)
 	f("a:b", "a:b", false, false)
 	f("a!", "a b", false, false)
 	f("ü", "ü", false, false)
 	f(strings.Repeat("t", 64), strings.Repeat("i", 255), true, true)
 	f(strings.Repeat("t", 65), strings.Repeat("i", 256), false, false)
+
+	// A path may name an existing distinct channel by its derived id.
+	g := func(id string, ok bool) {
+		t.Helper()
+		if err := CheckChannelRef("id", id); (err == nil) != ok {
+			t.Fatalf("unexpected CheckChannelRef(%q) = %v", id, err)
+		}
+	}
+	g(DistinctChannelID([]string{"a", "b"}), true)
+	g("general", true)
+	g("!members-x_Y-9", false)
+	g(DistinctChannelID([]string{"a", "b"})+"x", false)
+	g(strings.Replace(DistinctChannelID([]string{"a", "b"}), "-", "!", 2), false)
 }
 
 // TestBulkTxFanout drives the Tx-level functions the way the campaign fan-out does.

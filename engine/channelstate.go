@@ -96,7 +96,7 @@ func (e *Engine) GetOrCreateChannel(dst []byte, req *ChannelRequest) ([]byte, er
 			return dst, InputError("data.members", "a channel without an id is the distinct channel of its members: send data.members, or put an id in the path")
 		}
 		req.ID = DistinctChannelID(memberIDs)
-	} else if err := CheckChannelID("id", req.ID); err != nil {
+	} else if err := CheckChannelRef("id", req.ID); err != nil {
 		return dst, err
 	}
 	if req.CreatedByID != "" {
@@ -123,6 +123,10 @@ func (e *Engine) GetOrCreateChannel(dst []byte, req *ChannelRequest) ([]byte, er
 		return dst, err
 	}
 	if !ok {
+		if IsDistinctChannelID(req.ID) && (len(memberIDs) == 0 || DistinctChannelID(memberIDs) != req.ID) {
+			// NB: only the members may name a distinct channel (see CheckChannelID).
+			return dst, InputError("id", "channel %s does not exist, and a distinct channel's id is derived from its members: create it without an id and with data.members", cid)
+		}
 		if ord, ch, err = e.createChannel(req, memberIDs); err != nil {
 			return dst, err
 		}
@@ -315,7 +319,7 @@ func (e *Engine) SendMessage(dst []byte, req *SendMessageRequest) ([]byte, error
 	if err := CheckChannelType("type", req.Type); err != nil {
 		return dst, err
 	}
-	if err := CheckChannelID("id", req.ID); err != nil {
+	if err := CheckChannelRef("id", req.ID); err != nil {
 		return dst, err
 	}
 	in := &req.Message

@@ -414,13 +414,13 @@ func (e *Engine) prepareChunk(p *fanoutPlan, ch *fanoutChunk) error {
 		vars := TemplateVars{Sender: p.senderJSON, Receiver: it.userJSON}
 		if p.chanID != nil {
 			it.chanID = p.chanID.Render(&vars)
+			if CheckChannelID("channel_template.id", it.chanID) != nil {
+				it.skip = true
+				continue
+			}
 		} else {
 			members[1] = it.recipient
 			it.chanID = DistinctChannelID(members)
-		}
-		if CheckChannelID("channel_template.id", it.chanID) != nil {
-			it.skip = true
-			continue
 		}
 		if !useChannel {
 			it.text = p.text.Append(nil, &vars)
@@ -533,14 +533,18 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 		if ref.Created {
 			next.ChannelsCreated++
 		} else {
-			if c.SenderMode == "include" {
-				if _, err := e.AddMemberTx(tx, ref, &MemberSpec{User: p.senderOrd, UserJSON: p.senderJSON, Users: users}); err != nil {
+			if c.Run.Kind == storage.AudienceUsers {
+				// NB: a channel the campaign did not create gets the receiver's message only if
+				// the receiver is a member: else whoever made the channel would read it.
+				if _, err := e.memberRecordTx(tx, ref.Ord, it.userOrd); errors.Is(err, storage.ErrNotFound) {
+					next.Skipped++
+					continue
+				} else if err != nil {
 					return nil, next, err
 				}
 			}
-			if c.Run.Kind == storage.AudienceUsers && p.chanID != nil {
-				// A templated channel found by id gets its receiver as a member.
-				if _, err := e.AddMemberTx(tx, ref, &MemberSpec{User: it.userOrd, UserJSON: it.userJSON, Users: users}); err != nil {
+			if c.SenderMode == "include" {
+				if _, err := e.AddMemberTx(tx, ref, &MemberSpec{User: p.senderOrd, UserJSON: p.senderJSON, Users: users}); err != nil {
 					return nil, next, err
 				}
 			}
