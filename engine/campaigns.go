@@ -516,18 +516,16 @@ func (e *Engine) StartCampaign(id string, opts *StartOptions) (*Campaign, error)
 	now := e.Now()
 	var schedFor, stopAt int64
 	if opts.ScheduledFor != nil && *opts.ScheduledFor != "" {
-		t, err := ParseTime(*opts.ScheduledFor)
-		if err != nil {
-			return nil, InputError("scheduled_for", "scheduled_for %q is not an RFC 3339 timestamp; send e.g. \"2030-01-02T15:04:05Z\"", *opts.ScheduledFor)
+		var err error
+		if schedFor, err = ParseTime("scheduled_for", *opts.ScheduledFor); err != nil {
+			return nil, err
 		}
-		schedFor = truncMicrosTime(t)
 	}
 	if opts.StopAt != nil && *opts.StopAt != "" {
-		t, err := ParseTime(*opts.StopAt)
-		if err != nil {
-			return nil, InputError("stop_at", "stop_at %q is not an RFC 3339 timestamp; send e.g. \"2030-01-02T15:04:05Z\"", *opts.StopAt)
+		var err error
+		if stopAt, err = ParseTime("stop_at", *opts.StopAt); err != nil {
+			return nil, err
 		}
-		stopAt = truncMicrosTime(t)
 		after := now.UnixNano()
 		if schedFor > after {
 			after = schedFor

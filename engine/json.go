@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"errors"
 	"time"
 	"unicode/utf8"
+
+	"github.com/campaignd/campaignd/engine/filter"
 )
 
 // JSON encoding helpers shared by every wire encoder (API replies and outbox event bodies).
@@ -85,7 +88,18 @@ func AppendTime(dst []byte, t time.Time) []byte {
 		byte('0'+us/100%10), byte('0'+us/10%10), byte('0'+us%10), 'Z', '"')
 }
 
-// ParseTime parses a request timestamp: RFC 3339 with or without fractional seconds.
-func ParseTime(s string) (time.Time, error) {
-	return time.Parse(time.RFC3339Nano, s)
+// ParseTime parses the request timestamp s of field (RFC 3339, fractional seconds optional) into
+// unix nanoseconds truncated to microseconds, the precision of wire timestamps. Every decoder of
+// request times uses it (users, campaign schedules; filters use filter.ParseTime, the same parser).
+// A time outside filter.MinTime..filter.MaxTime, which int64 nanoseconds cannot all hold, is a
+// code-4 *Error naming field and the range, never a wrapped-around time.
+func ParseTime(field, s string) (int64, error) {
+	n, err := filter.ParseTime(s)
+	switch {
+	case errors.Is(err, filter.ErrTimeRange):
+		return 0, InputError(field, "%s %q is outside the supported range: times must be %s", field, s, filter.TimeRange)
+	case err != nil:
+		return 0, InputError(field, "%s must be an RFC 3339 timestamp such as \"2030-01-02T15:04:05Z\", not %q", field, s)
+	}
+	return truncMicros(n), nil
 }

@@ -300,11 +300,10 @@ func (d *UserDecoder) setField(u *storage.User, bit uint32, name string, v *fast
 		if t != fastjson.TypeString {
 			return d.typeError(name, "an RFC 3339 timestamp string", v)
 		}
-		tm, err := ParseTime(bytesOf(v.GetStringBytes()))
+		n, err := ParseTime(name, bytesOf(v.GetStringBytes()))
 		if err != nil {
-			return InputError(name, "user %q: field %q must be an RFC 3339 timestamp such as \"2024-01-02T15:04:05Z\", not %q", d.path, name, v.GetStringBytes())
+			return InputError(name, "user %q: %s", d.path, err)
 		}
-		n := truncMicros(tm.UnixNano())
 		if n == 0 {
 			n = 1000 // 0 means "not set"
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/campaignd/campaignd/engine/filter"
 	"github.com/campaignd/campaignd/storage"
 )
 
@@ -74,6 +75,8 @@ func TestDecodeUserLineErrors(t *testing.T) {
 	f(`{"id":"a","teams":["red",1]}`, "teams", "array of strings")
 	f(`{"id":"a","teams":[""]}`, "teams", "empty team")
 	f(`{"id":"a","created_at":"x"}`, "created_at", "RFC 3339")
+	f(`{"id":"a","created_at":"3000-01-01T00:00:00Z"}`, "created_at", "between 1970-01-01T00:00:00Z and 2262-04-11T23:47:16Z")
+	f(`{"id":"a","last_active":"1600-01-01T00:00:00Z"}`, "last_active", "outside the supported range")
 	f(`{"id":"a","last_active":5}`, "last_active", "timestamp")
 	f(`{"id":"a","k":NaN}`, "k", "not a JSON number")
 	f(`{"id":"a","k":[01]}`, "k", "not a JSON number")
@@ -182,6 +185,11 @@ func checkDecodedUser(t *testing.T, u *storage.User) {
 	if CheckID("id", u.ID) != nil {
 		t.Fatalf("decoded an invalid id %q", u.ID)
 	}
+	for _, n := range []int64{u.CreatedAt, u.LastActive} {
+		if n < 0 || n > filter.MaxTime.UnixNano() {
+			t.Fatalf("decoded a time outside the supported range: %d", n)
+		}
+	}
 	if len(u.Custom) > 0 {
 		if !json.Valid(u.Custom) || u.Custom[0] != '{' {
 			t.Fatalf("invalid custom JSON %q", u.Custom)
@@ -216,6 +224,7 @@ func FuzzDecodeUserLine(f *testing.F) {
 	for _, s := range []string{
 		`{"id":"a"}`, `{"id":"a","name":"n","teams":["x"],"banned":true,"created_at":"2020-01-01T00:00:00Z"}`,
 		`{"id":"a","x":[1,{"y":"\u0007"}],"custom":{"k":null}}`, `{"id":"a","k":NaN}`, `{"id":"é\ud800"}`,
+		`{"id":"a","created_at":"3000-01-01T00:00:00Z"}`, `{"id":"a","last_active":"2262-04-11T23:47:16.5Z"}`,
 	} {
 		f.Add([]byte(s))
 	}

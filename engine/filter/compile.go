@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
 
 	"github.com/valyala/fastjson"
 )
@@ -390,9 +389,9 @@ func scalar(f Field, op Op, v *fastjson.Value) (operand, error) {
 		}
 		t, err := ParseTime(string(sb))
 		if err != nil {
-			return operand{}, &Error{Field: f.Name, Op: op.String(), Reason: fmt.Sprintf(`%q is not an RFC 3339 time; use e.g. "2024-01-02T15:04:05Z" or "2024-01-02T15:04:05.123456Z"`, sb)}
+			return operand{}, &Error{Field: f.Name, Op: op.String(), Reason: timeReason(string(sb), err)}
 		}
-		return operand{kind: KindTime, t: t.UnixNano()}, nil
+		return operand{kind: KindTime, t: t}, nil
 	default: // KindAny
 		switch v.Type() {
 		case fastjson.TypeString:
@@ -411,12 +410,6 @@ func scalar(f Field, op Op, v *fastjson.Value) (operand, error) {
 		}
 		return wrong()
 	}
-}
-
-// ParseTime parses an RFC 3339 timestamp, with or without fractional seconds,
-// as filters and records carry them.
-func ParseTime(s string) (time.Time, error) {
-	return time.Parse(time.RFC3339Nano, s)
 }
 
 // describe renders v for an error message: its type and a short excerpt.

@@ -35,6 +35,10 @@ func TestCompileErrors(t *testing.T) {
 		`filter: field "colour": unknown field; segments can be filtered by all_users, created_at, id, name, type, updated_at`)
 	f(`{"created_at":{"$gt":"yesterday"}}`, UserSchema,
 		`filter: field "created_at": "yesterday" is not an RFC 3339 time; use e.g. "2024-01-02T15:04:05Z" or "2024-01-02T15:04:05.123456Z"`)
+	f(`{"created_at":{"$gt":"3000-01-01T00:00:00Z"}}`, UserSchema,
+		`filter: field "created_at": "3000-01-01T00:00:00Z" is outside the supported range: times must be between 1970-01-01T00:00:00Z and 2262-04-11T23:47:16Z`)
+	f(`{"updated_at":{"$in":["2020-01-01T00:00:00Z","1600-01-01T00:00:00Z"]}}`, CampaignSchema,
+		`filter: field "updated_at": "1600-01-01T00:00:00Z" is outside the supported range: times must be between 1970-01-01T00:00:00Z and 2262-04-11T23:47:16Z`)
 	f(`{"created_at":{"$gt":5}}`, UserSchema,
 		`filter: field "created_at": $gt needs an RFC 3339 time string value, not number 5`)
 	f(`{"id":{"$in":"x"}}`, UserSchema,

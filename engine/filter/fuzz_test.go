@@ -14,6 +14,7 @@ func FuzzCompile(f *testing.F) {
 		`{"teams":{"$eq":["red","blue"]}}`, `{"created_at":{"$gte":"2024-01-01T00:00:00.5Z"}}`,
 		`{"tags":{"$eq":["math","poetry",3]}}`, `{"address.city":{"$nin":["x"]},"nick":null}`,
 		`{"$nor":[{"banned":true}],"esc\"key":{"$contains":"é"}}`, `{"age":{"$exists":false}}`,
+		`{"created_at":{"$lt":"2262-04-11T23:47:16Z"}}`, `{"created_at":{"$gt":"3000-01-01T00:00:00Z"}}`,
 	} {
 		f.Add([]byte(s))
 	}
