@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -100,6 +101,11 @@ func (e *Engine) Stop() {
 
 // DB returns the store; used by benchmarks and tests.
 func (e *Engine) DB() *storage.DB { return e.db }
+
+// WritePrometheus writes the metrics that belong to this engine's instance rather than to the
+// process (the store's health, campaignd_storage_*) in Prometheus text format. The process-wide
+// counters are VictoriaMetrics' global set; /metrics writes both.
+func (e *Engine) WritePrometheus(w io.Writer) { e.db.WritePrometheus(w) }
 
 // Now returns the engine's clock.
 func (e *Engine) Now() time.Time { return e.opts.Now() }

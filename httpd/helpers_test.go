@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -174,4 +175,33 @@ func wantError(t *testing.T, status int, m map[string]any, wantStatus, wantCode 
 	if int(m["StatusCode"].(float64)) != wantStatus {
 		t.Fatalf("unexpected StatusCode; got %v; want %d", m["StatusCode"], wantStatus)
 	}
+}
+
+// mustGetMetrics GETs /metrics and returns its series (name with labels → value), failing on a
+// malformed line or a series written twice.
+func (ts *testServer) mustGetMetrics() map[string]float64 {
+	ts.t.Helper()
+	status, raw := ts.doRaw("", "GET", "/metrics", nil)
+	if status != 200 {
+		ts.t.Fatalf("GET /metrics: unexpected status %d", status)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i <= 0 {
+			ts.t.Fatalf("malformed metrics line %q", line)
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			ts.t.Fatalf("malformed value in metrics line %q: %s", line, err)
+		}
+		if _, dup := out[line[:i]]; dup {
+			ts.t.Fatalf("series %s written twice", line[:i])
+		}
+		out[line[:i]] = v
+	}
+	return out
 }

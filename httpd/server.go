@@ -194,6 +194,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
 		metrics.WritePrometheus(ctx, true)
+		s.e.WritePrometheus(ctx)
 		return
 	}
 	var pbuf [4]string

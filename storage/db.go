@@ -48,7 +48,8 @@ func (o *Options) EnsureDefaults() {
 // DB is campaignd's only handle on Pebble. It is safe for concurrent use.
 // The caller must Close it.
 type DB struct {
-	db *pebble.DB
+	db     *pebble.DB
+	events *storeEvents
 
 	// Users and Channels intern user ids and channel cids to dense ordinals.
 	Users    *Interner
@@ -60,6 +61,7 @@ func Open(opts Options) (*DB, error) {
 	opts.EnsureDefaults()
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
+	events := newStoreEvents(opts.Logger)
 	po := &pebble.Options{
 		Cache:                       cache,
 		MemTableSize:                opts.MemTableSize,
@@ -68,12 +70,13 @@ func Open(opts Options) (*DB, error) {
 		L0StopWritesThreshold:       24,
 		Logger:                      pebbleLogger{opts.Logger},
 		FormatMajorVersion:          pebble.FormatNewest,
+		EventListener:               events.listener(),
 	}
 	pdb, err := pebble.Open(opts.Path, po)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open pebble at %q: %w", opts.Path, err)
 	}
-	db := &DB{db: pdb}
+	db := &DB{db: pdb, events: events}
 	if db.Users, err = openInterner(db, internUser); err != nil {
 		_ = pdb.Close()
 		return nil, err

@@ -43,4 +43,11 @@
 //
 // Batch.Commit(true) returns after the WAL is fsynced; concurrent committers share fsyncs (Pebble's
 // group commit). Everything the API reports as stored is committed that way.
+//
+// # Health
+//
+// DB.Metrics turns Pebble's metrics (WAL, flushes, compactions, levels, block cache, memtables)
+// and what the store counts from Pebble's events (write stalls, slow disk operations, background
+// errors) into our own Metrics value; DB.WritePrometheus writes them as campaignd_storage_* lines.
+// Nothing is registered globally: every DB writes its own lines, so tests may open several.
 package storage
