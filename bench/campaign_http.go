@@ -33,6 +33,11 @@ type HTTPCampaignConfig struct {
 	PeakRSS func() uint64
 	// CPU, when set, reports campaignd's CPU time so far (e.g. ProcCPU).
 	CPU func() time.Duration
+	// Limit, when set, is called right after each campaign completed (campaignd idle, nothing
+	// else running) to measure the storage limit of the same recipients (RunStorageLimit; pass 1
+	// after the new-channels campaign, 2 after the existing-channels one); the result is printed
+	// on the campaign's line as limit_sends/s and ratio.
+	Limit func(recipients, pass int) (*StorageLimitResult, error)
 	// Logf receives progress lines; nil = silent.
 	Logf func(format string, args ...any)
 }
@@ -51,6 +56,11 @@ type HTTPCampaignResult struct {
 	PeakRSS        uint64
 	// CPU is campaignd's CPU time during the campaign (0 when unknown).
 	CPU time.Duration
+	// WALBytes is what campaignd's store wrote to its WAL during the campaign, from /metrics
+	// (0 when campaignd does not show it).
+	WALBytes uint64
+	// Limit is the storage limit measured right after the campaign (nil when not measured).
+	Limit *StorageLimitResult
 }
 
 func (r *HTTPCampaignResult) String() string {
@@ -58,9 +68,17 @@ func (r *HTTPCampaignResult) String() string {
 	if r.CPU > 0 {
 		perCPU = float64(r.Sent) / r.CPU.Seconds()
 	}
-	return fmt.Sprintf("%s: sent=%d channels_created=%d elapsed=%s start=%s sends/s=%.0f campaignd_cpu=%s sends/cpu-s=%.0f get_p50=%s get_p99=%s campaignd_peak_rss=%dMiB",
+	s := fmt.Sprintf("%s: sent=%d channels_created=%d elapsed=%s start=%s sends/s=%.0f campaignd_cpu=%s sends/cpu-s=%.0f get_p50=%s get_p99=%s campaignd_peak_rss=%dMiB",
 		r.Name, r.Sent, r.Created, r.Elapsed.Round(time.Millisecond), r.StartLatency.Round(time.Microsecond), r.SendsPerSec,
 		r.CPU.Round(time.Millisecond), perCPU, r.GetP50.Round(time.Microsecond), r.GetP99.Round(time.Microsecond), r.PeakRSS>>20)
+	if r.WALBytes > 0 && r.Sent > 0 {
+		s += fmt.Sprintf(" wal_bytes/send=%.0f", float64(r.WALBytes)/float64(r.Sent))
+	}
+	if l := r.Limit; l != nil {
+		s += fmt.Sprintf(" limit_sends/s=%.0f limit_sends/cpu-s=%.0f limit_wal_bytes/send=%.0f ratio=%.2f",
+			l.SendsPerSec, l.SendsPerCPUSec, float64(l.WALBytes)/float64(max(l.Recipients, 1)), r.SendsPerSec/l.SendsPerSec)
+	}
+	return s
 }
 
 type httpClient struct {
@@ -158,6 +176,11 @@ func RunHTTPCampaign(cfg HTTPCampaignConfig) ([]*HTTPCampaignResult, error) {
 		if err != nil {
 			return out, err
 		}
+		if cfg.Limit != nil {
+			if r.Limit, err = cfg.Limit(cfg.Users, i+1); err != nil {
+				return out, fmt.Errorf("cannot measure the storage limit after %s: %w", r.Name, err)
+			}
+		}
 		cfg.Logf("%s", r)
 		out = append(out, r)
 	}
@@ -177,6 +200,7 @@ func (h *httpClient) runCampaign(id, seg, name string) (*HTTPCampaignResult, err
 	if cfg.CPU != nil {
 		cpu0 = cfg.CPU()
 	}
+	wal0 := h.metric("campaignd_storage_wal_written_bytes_total")
 	t0 := time.Now()
 	if _, err := h.doJSON("POST", "/campaigns/"+id+"/start", map[string]any{}, 201); err != nil {
 		return nil, err
@@ -212,6 +236,9 @@ func (h *httpClient) runCampaign(id, seg, name string) (*HTTPCampaignResult, err
 		time.Sleep(50 * time.Millisecond)
 	}
 	r.SendsPerSec = float64(r.Sent) / r.Elapsed.Seconds()
+	if wal1 := h.metric("campaignd_storage_wal_written_bytes_total"); wal0 > 0 && wal1 > wal0 {
+		r.WALBytes = wal1 - wal0
+	}
 	slices.Sort(lat)
 	r.GetP50 = lat[len(lat)/2]
 	r.GetP99 = lat[len(lat)*99/100]
@@ -222,4 +249,22 @@ func (h *httpClient) runCampaign(id, seg, name string) (*HTTPCampaignResult, err
 		r.CPU = cfg.CPU() - cpu0
 	}
 	return r, nil
+}
+
+// metric returns the value of an unlabelled series on campaignd's /metrics, or 0 when it is not
+// there.
+func (h *httpClient) metric(name string) uint64 {
+	resp, err := h.c.Get(h.cfg.BaseURL + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			v, _ := strconv.ParseFloat(rest, 64)
+			return uint64(v)
+		}
+	}
+	return 0
 }

@@ -1066,6 +1066,13 @@ func (e *Engine) emitCampaignEvent(tx *Tx, typ string, c *Campaign) {
 // idNamespace is the UUID namespace of ids derived from campaign data.
 var idNamespace = uuid.MustParse("6f1c2d0e-7a43-4b9f-9a59-1f6c0de5a9b1")
 
+// CampaignMessageID returns the id of the message campaign campaignID sends to recipient (a user
+// id, or a cid for channel audiences): the same on every attempt, so a resumed fan-out cannot send
+// it twice.
+func CampaignMessageID(campaignID, recipient string) string {
+	return derivedID(campaignID, "message", recipient)
+}
+
 // derivedID returns a UUID (v5) derived from a campaign id, a kind and a recipient, so that a
 // replayed fan-out chunk writes the same message and event ids.
 func derivedID(campaignID, kind, recipient string) string {

@@ -33,6 +33,13 @@ const (
 	internChannel byte = 'c'
 )
 
+// InternedChannelKey appends the key under which the channel interner stores the cid of
+// ordinal ord (its value is the cid's bytes), for writers that assign channel ordinals of a fresh
+// store themselves, such as the storage-limit benchmark.
+func InternedChannelKey(dst []byte, ord uint32) []byte {
+	return Key(append(NewKey(dst, prefixInternRev), internChannel)).U32(ord)
+}
+
 // Key builds keys with one reusable buffer: k := storage.Key(buf[:0], storage.PrefixUser).U32(ord).
 type Key []byte
 
