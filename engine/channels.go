@@ -13,27 +13,15 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// channelLockStripes is the number of striped channel write locks (see doc.go, "Channels and
-// messages"). Many stripes keep a fan-out chunk that locks ~4096 channels from blocking most API
-// writes to other channels.
-const channelLockStripes = 1 << 14
-
 // MaxChannelTypeLength is the longest channel type accepted.
 const MaxChannelTypeLength = 64
 
 // channelsState is the engine's state for channels, members and messages.
 type channelsState struct {
-	// stripes[channelStripe(cid)] serialises writers of a channel: it is held from the moment a
-	// Tx reads the channel record to write it (ChannelTx, CreateChannelTx) until the Tx ends.
-	stripes [channelLockStripes]sync.Mutex
-	// bulkMu is held by a bulk Tx (NewBulkTx), the only kind allowed to lock more than one
-	// channel, while it locks channels: until it commits, is discarded or is sealed
-	// (SealBulkTx). With at most one multi-channel locker that may wait, no lock cycle can form.
-	bulkMu sync.Mutex
-	// sealed is the sealed bulk Tx still holding its stripes (committing), or nil; handMu guards
-	// it and its claimed set. See SealBulkTx.
-	handMu sync.Mutex
-	sealed *bulkSeal
+	// latches serialise the writers of each channel (see latchTable): a Tx holds the latch of the
+	// channel it writes from the moment it reads the record until it ends; a fan-out chunk holds
+	// the latches of all its channels.
+	latches latchTable
 
 	// pendingIDs holds client-supplied message ids reserved by Txs that have not ended, so that
 	// two concurrent sends with the same new id cannot both pass the duplicate check.
@@ -41,125 +29,46 @@ type channelsState struct {
 	pendingIDs map[string]struct{}
 }
 
-// txLocks is the locking state of one Tx: the channel stripes it holds and the message ids it
+// txLocks is the locking state of one Tx: the channel latches it holds and the message ids it
 // reserved, all released when the Tx commits or is discarded.
 type txLocks struct {
-	cs      *channelsState
-	bulk    bool
-	stripes []uint32
-	set     map[uint32]struct{} // stripes as a set, built once a bulk Tx holds many
+	cs *channelsState
+	// latched are the channel ordinals whose latches the Tx holds, ascending.
+	latched []uint32
 	ids     []string
-	// Bulk Txs only: cids are the channels locked; pred is the sealed bulk Tx some stripes were
-	// claimed from (they are this Tx's once pred ended); seal is set once this Tx is sealed.
-	cids map[cidKey]struct{}
-	pred *bulkSeal
-	seal *bulkSeal
 }
 
-// cidKey is a channel's "typ:id" without concatenating it.
-type cidKey struct{ typ, id string }
-
-// bulkSeal is what the next bulk Tx needs to know about a sealed bulk Tx that is committing: its
-// stripes and channels, and which of its stripes the next one claimed (they are handed over
-// instead of unlocked when it ends). done is closed once it ended (committed or discarded).
-type bulkSeal struct {
-	stripes map[uint32]struct{}
-	cids    map[cidKey]struct{}
-	claimed map[uint32]struct{}
-	done    chan struct{}
+func (l *txLocks) holds(ord uint32) bool {
+	_, ok := slices.BinarySearch(l.latched, ord)
+	return ok
 }
 
-// channelStripe returns the lock stripe of the channel "typ:id" (FNV-1a over the cid bytes).
-func channelStripe(typ, id string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(typ); i++ {
-		h = (h ^ uint32(typ[i])) * 16777619
-	}
-	h = (h ^ ':') * 16777619
-	for i := 0; i < len(id); i++ {
-		h = (h ^ uint32(id[i])) * 16777619
-	}
-	return h % channelLockStripes
-}
-
-func (l *txLocks) holds(s uint32) bool {
-	if l.set != nil {
-		_, ok := l.set[s]
-		return ok
-	}
-	return slices.Contains(l.stripes, s)
-}
-
-// lockChannel makes the Tx hold the stripe of "typ:id" until it ends.
-// NB: a plain Tx may lock one channel only (two could deadlock against another Tx); a Tx that
-// writes several channels must come from NewBulkTx.
-func (e *Engine) lockChannel(tx *Tx, typ, id string) {
+// lockChannel makes the Tx hold the latch of channel ord until it ends.
+// NB: a Tx built by API calls latches one channel (it would otherwise take latches one call after
+// another, against the latch contract); a fan-out chunk takes all of its latches at once.
+func (e *Engine) lockChannel(tx *Tx, ord uint32) {
 	l := &tx.locks
-	s := channelStripe(typ, id)
-	if l.seal != nil {
-		panic(fmt.Sprintf("BUG: a sealed bulk Tx locks a channel (%s:%s)", typ, id))
-	}
-	if l.bulk {
-		e.lockChannelBulk(l, s, cidKey{typ, id})
+	if l.holds(ord) {
 		return
 	}
-	if l.holds(s) {
-		return
-	}
-	if len(l.stripes) > 0 {
-		panic(fmt.Sprintf("BUG: a plain Tx locks a second channel (%s:%s); use NewBulkTx", typ, id))
+	if len(l.latched) > 0 {
+		panic(fmt.Sprintf("BUG: a Tx latches a second channel (%s)", e.db.Channels.ID(ord)))
 	}
 	l.cs = &e.channels
-	e.channels.stripes[s].Lock()
-	l.addStripe(s)
+	e.channels.latches.lock(ord)
+	l.latched = append(l.latched, ord)
 }
 
-// lockChannelBulk is lockChannel for a bulk Tx: stripe s of channel k. While a sealed bulk Tx P
-// commits, a stripe P holds is claimed (handed over when P ends) if P did not write k, so that
-// the next chunk is not stalled by stripe collisions; if P wrote k, this waits for P to end, so
-// k is read as P committed it.
-func (e *Engine) lockChannelBulk(l *txLocks, s uint32, k cidKey) {
-	cs := &e.channels
-	if l.cids == nil {
-		l.cids = make(map[cidKey]struct{}, 256)
+// lockChannels makes the Tx hold the latches of ords (ascending, unique) until it ends; the Tx
+// must hold none yet.
+func (e *Engine) lockChannels(tx *Tx, ords []uint32) {
+	l := &tx.locks
+	if len(l.latched) > 0 {
+		panic("BUG: lockChannels on a Tx that holds latches")
 	}
-	l.cids[k] = struct{}{}
-	cs.handMu.Lock()
-	if p := cs.sealed; p != nil {
-		if _, wrote := p.cids[k]; wrote {
-			cs.handMu.Unlock()
-			<-p.done // p ended: its stripes are free, or ours if claimed
-		} else if _, held := p.stripes[s]; held {
-			if !l.holds(s) {
-				p.claimed[s] = struct{}{}
-				l.pred = p
-				l.addStripe(s)
-			}
-			cs.handMu.Unlock()
-			return
-		} else {
-			cs.handMu.Unlock()
-		}
-	} else {
-		cs.handMu.Unlock()
-	}
-	if l.holds(s) {
-		return
-	}
-	cs.stripes[s].Lock()
-	l.addStripe(s)
-}
-
-func (l *txLocks) addStripe(s uint32) {
-	l.stripes = append(l.stripes, s)
-	if l.set != nil {
-		l.set[s] = struct{}{}
-	} else if len(l.stripes) > 16 {
-		l.set = make(map[uint32]struct{}, 256)
-		for _, x := range l.stripes {
-			l.set[x] = struct{}{}
-		}
-	}
+	l.cs = &e.channels
+	e.channels.latches.lockMany(ords)
+	l.latched = ords
 }
 
 // reserveMessageID reserves a client-supplied message id for the Tx; false when another live Tx
@@ -180,15 +89,10 @@ func (e *Engine) reserveMessageID(tx *Tx, id string) bool {
 	return true
 }
 
-// release drops every lock and reservation; it is idempotent.
+// release drops every latch and reservation; it is idempotent.
 func (l *txLocks) release() {
 	if l.cs == nil {
 		return
-	}
-	if l.pred != nil {
-		// NB: claimed stripes become this Tx's only when the sealed Tx it claimed them from has
-		// ended; unlocking them earlier would let another writer in before that Tx committed.
-		<-l.pred.done
 	}
 	if len(l.ids) > 0 {
 		l.cs.idsMu.Lock()
@@ -197,83 +101,8 @@ func (l *txLocks) release() {
 		}
 		l.cs.idsMu.Unlock()
 	}
-	if seal := l.seal; seal != nil {
-		l.cs.handMu.Lock()
-		for _, s := range l.stripes {
-			if _, claimed := seal.claimed[s]; !claimed {
-				l.cs.stripes[s].Unlock()
-			}
-		}
-		l.cs.sealed = nil
-		close(seal.done)
-		l.cs.handMu.Unlock()
-	} else {
-		for _, s := range l.stripes {
-			l.cs.stripes[s].Unlock()
-		}
-	}
-	if l.bulk {
-		l.cs.bulkMu.Unlock()
-	}
+	l.cs.latches.unlockMany(l.latched)
 	*l = txLocks{}
-}
-
-// SealBulkTx declares that bulk tx will lock no more channels and will only be committed or
-// discarded, and lets the next bulk Tx start while it commits. It first waits until the
-// previously sealed bulk Tx, if any, ended. The next bulk Tx waits for tx to end before it reads
-// a channel tx wrote, and takes over the lock stripes it shares with tx when tx ends (see
-// lockChannelBulk), so it never reads what tx has not committed.
-//
-// NB: no lock cycle can form: a sealed Tx waits for no lock (its committer may take the campaign
-// lock, whose holders take no channel lock), so waiting for it always ends.
-func (e *Engine) SealBulkTx(tx *Tx) {
-	l := &tx.locks
-	if !l.bulk {
-		panic("BUG: SealBulkTx on a Tx that is not an unsealed bulk Tx")
-	}
-	cs := &e.channels
-	cs.handMu.Lock()
-	p := cs.sealed
-	cs.handMu.Unlock()
-	if p != nil {
-		<-p.done
-	}
-	set := l.set
-	if set == nil {
-		set = make(map[uint32]struct{}, len(l.stripes))
-		for _, s := range l.stripes {
-			set[s] = struct{}{}
-		}
-	}
-	seal := &bulkSeal{stripes: set, cids: l.cids, claimed: make(map[uint32]struct{}), done: make(chan struct{})}
-	cs.handMu.Lock()
-	cs.sealed = seal
-	cs.handMu.Unlock()
-	l.seal = seal
-	l.bulk = false
-	cs.bulkMu.Unlock()
-}
-
-// NewBulkTx starts a unit of work that may write any number of channels (the campaign fan-out).
-// Only one unsealed bulk Tx exists at a time: NewBulkTx waits for the previous one to commit, be
-// discarded or be sealed (SealBulkTx). The caller must not hold a plain Tx that locked a channel while calling it.
-func (e *Engine) NewBulkTx() *Tx { return e.NewBulkTxSize(0) }
-
-// NewBulkTxSize is NewBulkTx with room for about size bytes of writes (0: grow as needed). A
-// fan-out chunk to new 1-1 channels writes about 5 KB per recipient (records plus the
-// channel.created and message.new bodies; more with large users); sizing the batch for ~6 KB per
-// recipient up front saves copying it each time it grows.
-func (e *Engine) NewBulkTxSize(size int) *Tx {
-	e.channels.bulkMu.Lock()
-	var tx *Tx
-	if size > 0 {
-		tx = e.NewTxSize(size)
-	} else {
-		tx = e.NewTx()
-	}
-	tx.locks.cs = &e.channels
-	tx.locks.bulk = true
-	return tx
 }
 
 // CheckChannelType validates a channel type: 1 to 64 characters of [A-Za-z0-9_-].
@@ -419,16 +248,16 @@ type eventMembers struct {
 // maxEventMembers is how many members an event body lists (wire spec §8.3).
 const maxEventMembers = 50
 
-// ChannelTx locks the channel "typ:id" for tx and reads it through tx's batch (seeing its own
-// writes). ok is false when the channel does not exist; the lock is held anyway, so a following
-// CreateChannelTx in the same Tx cannot race.
+// ChannelTx latches the channel "typ:id" for tx and reads it through tx's batch (seeing its own
+// writes). ok is false when the channel does not exist; a channel whose cid was interned stays
+// latched anyway, so a following CreateChannelTx in the same Tx cannot race.
 func (e *Engine) ChannelTx(tx *Tx, typ, id string) (ref *ChannelRef, ok bool, err error) {
-	e.lockChannel(tx, typ, id)
 	cid := typ + ":" + id
 	ord, ok := e.db.Channels.Lookup(cid)
 	if !ok {
 		return nil, false, nil
 	}
+	e.lockChannel(tx, ord)
 	return e.readChannelTx(tx, ord, cid)
 }
 
@@ -503,7 +332,6 @@ const DefaultChannelRole = "channel_member"
 // and, unless spec.NoEvent, emits channel.created, all uncommitted: the caller commits tx.
 // The channel stays locked until tx ends.
 func (e *Engine) CreateChannelTx(tx *Tx, spec *ChannelSpec) (*ChannelRef, error) {
-	e.lockChannel(tx, spec.Type, spec.ID)
 	cid := spec.Type + ":" + spec.ID
 	ord := spec.Ord
 	if ord == 0 {
@@ -512,6 +340,7 @@ func (e *Engine) CreateChannelTx(tx *Tx, spec *ChannelSpec) (*ChannelRef, error)
 			return nil, fmt.Errorf("cannot intern channel %q: %w", cid, err)
 		}
 	}
+	e.lockChannel(tx, ord)
 	ref, ok, err := e.readChannelTx(tx, ord, cid)
 	if err != nil || ok {
 		return ref, err
@@ -541,7 +370,7 @@ func (e *Engine) CreateChannelTx(tx *Tx, spec *ChannelSpec) (*ChannelRef, error)
 	}
 	ev := getBuf()
 	defer putBuf(ev)
-	*ev = e.appendChannelCreatedJSON((*ev)[:0], ref, creator, now)
+	*ev = appendChannelCreatedJSON((*ev)[:0], &ref.Ch, creator, ref.members.json, now)
 	tx.Emit(Event{
 		ID: eventID(spec.EventID), Type: "channel.created", Key: cid,
 		SkipWebhook: spec.SkipWebhook, SkipPush: true, JSON: slices.Clone(*ev),
@@ -625,7 +454,7 @@ func (e *Engine) putChannelTx(tx *Tx, ref *ChannelRef) {
 }
 
 func (e *Engine) checkLocked(tx *Tx, ref *ChannelRef) {
-	if !tx.locks.holds(channelStripe(ref.Ch.Type, ref.Ch.ID)) {
+	if !tx.locks.holds(ref.Ord) {
 		panic(fmt.Sprintf("BUG: channel %s written by a Tx that did not lock it", ref.CID))
 	}
 }

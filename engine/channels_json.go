@@ -190,16 +190,17 @@ func appendEventHead(dst []byte, typ string, ch *storage.Channel) []byte {
 	return AppendJSONString(dst, ch.Type)
 }
 
-// appendChannelCreatedJSON appends the channel.created event body (wire spec §8.3).
-func (e *Engine) appendChannelCreatedJSON(dst []byte, ref *ChannelRef, creator []byte, now int64) []byte {
-	ch := &ref.Ch
+// appendChannelCreatedJSON appends the channel.created event body (wire spec §8.3): ch as created
+// (its member count, no message yet), its creator's UserResponse, the JSON array of its members
+// (nil: none) and the event time.
+func appendChannelCreatedJSON(dst []byte, ch *storage.Channel, creator, members []byte, now int64) []byte {
 	dst = appendEventHead(dst, "channel.created", ch)
 	dst = append(dst, `,"channel":`...)
 	dst = AppendChannelJSON(dst, ch, creator)
 	dst = append(dst, `,"user":`...)
 	dst = append(dst, creator...)
 	dst = append(dst, `,"members":`...)
-	dst = appendMembersArray(dst, ref.members)
+	dst = appendMembersArray(dst, members)
 	dst = append(dst, `,"channel_member_count":`...)
 	dst = strconv.AppendUint(dst, uint64(ch.MemberCount), 10)
 	if ch.Team != "" {
@@ -211,9 +212,10 @@ func (e *Engine) appendChannelCreatedJSON(dst []byte, ref *ChannelRef, creator [
 	return append(dst, '}')
 }
 
-// appendMessageNewJSON appends the message.new event body (wire spec §8.3).
-func (e *Engine) appendMessageNewJSON(dst []byte, ref *ChannelRef, m *storage.Message, author []byte, mentioned [][]byte) []byte {
-	ch := &ref.Ch
+// appendMessageNewJSON appends the message.new event body (wire spec §8.3) of message m in channel
+// ch (whose counters include m): the author's UserResponse, the mentioned users' and the JSON array
+// of up to maxEventMembers members (nil: none).
+func appendMessageNewJSON(dst []byte, ch *storage.Channel, m *storage.Message, author []byte, mentioned [][]byte, members []byte) []byte {
 	dst = appendEventHead(dst, "message.new", ch)
 	dst = append(dst, `,"message_id":`...)
 	dst = AppendJSONString(dst, m.ID)
@@ -222,7 +224,7 @@ func (e *Engine) appendMessageNewJSON(dst []byte, ref *ChannelRef, m *storage.Me
 	dst = append(dst, `,"user":`...)
 	dst = append(dst, author...)
 	dst = append(dst, `,"members":`...)
-	dst = appendMembersArray(dst, ref.members)
+	dst = appendMembersArray(dst, members)
 	dst = append(dst, `,"watcher_count":0,"channel_member_count":`...)
 	dst = strconv.AppendUint(dst, uint64(ch.MemberCount), 10)
 	dst = append(dst, `,"channel_message_count":`...)
@@ -236,11 +238,11 @@ func (e *Engine) appendMessageNewJSON(dst []byte, ref *ChannelRef, m *storage.Me
 	return append(dst, '}')
 }
 
-func appendMembersArray(dst []byte, em *eventMembers) []byte {
-	if em == nil || len(em.json) == 0 {
+func appendMembersArray(dst, members []byte) []byte {
+	if len(members) == 0 {
 		return append(dst, `[]`...)
 	}
-	return append(dst, em.json...)
+	return append(dst, members...)
 }
 
 // b2sNoCopy returns b as a string aliasing b; b must not change while the string is used.

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -129,160 +129,6 @@ func TestCheckChannelTypeAndID(t *testing.T) {
 	g(strings.Replace(DistinctChannelID([]string{"a", "b"}), "-", "!", 2), false)
 }
 
-// TestBulkTxFanout drives the Tx-level functions the way the campaign fan-out does.
-func TestBulkTxFanout(t *testing.T) {
-	e, _ := newUsersTestEngine(t)
-	const n = 100
-	ords := mustChannelUsers(t, e, n)
-	sender := ords[0]
-	senderJSON, err := e.userJSON(nil, sender)
-	if err != nil {
-		t.Fatal(err)
-	}
-	send := func(round int) {
-		t.Helper()
-		cids := make([]string, n)
-		ids := make([]string, n)
-		for i := range ids {
-			ids[i] = DistinctChannelID([]string{"sender", fmt.Sprintf("r%d", i)})
-			cids[i] = "messaging:" + ids[i]
-		}
-		chanOrds, err := e.db.Channels.Intern(nil, cids)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tx := e.NewBulkTx()
-		shared := (*ChannelRef)(nil)
-		for i := 0; i < n; i++ {
-			ref, ok, err := e.ChannelTx(tx, "messaging", ids[i])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok != (round > 0) {
-				t.Fatalf("round %d: unexpected existence of %s: %v", round, ids[i], ok)
-			}
-			if !ok {
-				rj, _ := e.userJSON(nil, ords[i+1])
-				ref, err = e.CreateChannelTx(tx, &ChannelSpec{
-					Type: "messaging", ID: ids[i], Ord: chanOrds[i], CreatedBy: sender, CreatorJSON: senderJSON,
-					Custom:  []byte(`{"campaign":"c1"}`),
-					Members: []MemberSpec{{User: sender, UserJSON: senderJSON}, {User: ords[i+1], UserJSON: rj}},
-				})
-				if err != nil || !ref.Created {
-					t.Fatalf("cannot create: %v %v", err, ref)
-				}
-			}
-			msg := &storage.Message{ID: fmt.Sprintf("c1-%d-r%d", round, i), User: sender, Text: "hi r" + fmt.Sprint(i), Custom: []byte(`{"campaign_id":"c1"}`)}
-			if err := e.AppendMessageTx(tx, ref, msg, &MessageOptions{TrustID: true, EventID: "ev-" + msg.ID, UserJSON: senderJSON}); err != nil {
-				t.Fatal(err)
-			}
-			if i == 0 {
-				shared = ref
-			}
-		}
-		// Two more messages to one channel in the same Tx: distinct seqs.
-		for k := 0; k < 2; k++ {
-			msg := &storage.Message{ID: fmt.Sprintf("extra-%d-%d", round, k), User: sender, Text: "x"}
-			if err := e.AppendMessageTx(tx, shared, msg, nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := e.Commit(tx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	send(0)
-	send(1)
-
-	if got := countKeys(t, e, []byte{storage.PrefixChannel}); got != n {
-		t.Fatalf("unexpected channels; got %d; want %d", got, n)
-	}
-	if got := countKeys(t, e, []byte{storage.PrefixMember}); got != 2*n {
-		t.Fatalf("unexpected members; got %d; want %d", got, 2*n)
-	}
-	if got := countKeys(t, e, storage.NewKey(nil, storage.PrefixUserChannel).U32(sender)); got != n {
-		t.Fatalf("unexpected sender channels; got %d; want %d", got, n)
-	}
-	if got := countKeys(t, e, []byte{storage.PrefixMessage}); got != 2*n+4 {
-		t.Fatalf("unexpected messages; got %d; want %d", got, 2*n+4)
-	}
-	if got := countKeys(t, e, []byte{storage.PrefixMessageID}); got != 2*n+4 {
-		t.Fatalf("unexpected message ids; got %d; want %d", got, 2*n+4)
-	}
-	ord0, ch0, ok, err := e.ChannelByCID("messaging:" + DistinctChannelID([]string{"r0", "sender"}))
-	if err != nil || !ok {
-		t.Fatalf("channel 0 missing: %v", err)
-	}
-	if ch0.MessageCount != 6 || ch0.NextSeq != 7 || ch0.MemberCount != 2 || string(ch0.Custom) != `{"campaign":"c1"}` {
-		t.Fatalf("unexpected channel 0: %+v", ch0)
-	}
-	msgs, err := e.ChannelMessages(ord0, &MessagePage{Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, m := range msgs {
-		got = append(got, m.ID)
-	}
-	if want := []string{"c1-0-r0", "extra-0-0", "extra-0-1", "c1-1-r0", "extra-1-0", "extra-1-1"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("unexpected messages of channel 0; got %v; want %v", got, want)
-	}
-
-	evs := testOutbox(t, e)
-	var created, news int
-	for _, ev := range evs {
-		if !json.Valid(ev.JSON) {
-			t.Fatalf("event %s is not valid JSON: %s", ev.ID, ev.JSON)
-		}
-		var body struct {
-			Type    string `json:"type"`
-			CID     string `json:"cid"`
-			Members []struct {
-				UserID string `json:"user_id"`
-				User   struct {
-					ID string `json:"id"`
-				} `json:"user"`
-			} `json:"members"`
-			Message struct {
-				ID         string `json:"id"`
-				CampaignID string `json:"campaign_id"`
-			} `json:"message"`
-		}
-		if err := json.Unmarshal(ev.JSON, &body); err != nil {
-			t.Fatal(err)
-		}
-		if body.Type != ev.Type || body.CID != ev.Key || len(body.Members) != 2 {
-			t.Fatalf("unexpected event %s: %s", ev.Type, ev.JSON)
-		}
-		var mids []string
-		for _, m := range body.Members {
-			if m.UserID != m.User.ID {
-				t.Fatalf("member user mismatch: %s", ev.JSON)
-			}
-			mids = append(mids, m.UserID)
-		}
-		sort.Strings(mids)
-		switch ev.Type {
-		case "channel.created":
-			created++
-			if !ev.SkipPush || len(ev.Receivers) != 0 {
-				t.Fatalf("channel.created goes to push: %+v", ev)
-			}
-		case "message.new":
-			news++
-			if len(ev.Receivers) != 1 || ev.Receivers[0] != mids[0] || mids[1] != "sender" {
-				t.Fatalf("unexpected receivers %v for members %v", ev.Receivers, mids)
-			}
-			if strings.HasPrefix(body.Message.ID, "c1-") && (ev.ID != "ev-"+body.Message.ID || body.Message.CampaignID != "c1") {
-				t.Fatalf("unexpected event id / custom: %s %s", ev.ID, ev.JSON)
-			}
-		}
-	}
-	if created != n || news != 2*n+4 {
-		t.Fatalf("unexpected events; got %d channel.created and %d message.new; want %d and %d", created, news, n, 2*n+4)
-	}
-}
-
 func TestAddMemberTx(t *testing.T) {
 	e, _ := newUsersTestEngine(t)
 	ords := mustChannelUsers(t, e, 3)
@@ -321,6 +167,9 @@ func TestAddMemberTx(t *testing.T) {
 
 func TestPlainTxLocksOneChannel(t *testing.T) {
 	e, _ := newUsersTestEngine(t)
+	if _, err := e.db.Channels.Intern(nil, []string{"messaging:a", "messaging:b"}); err != nil {
+		t.Fatal(err)
+	}
 	tx := e.NewTx()
 	defer tx.Discard()
 	if _, _, err := e.ChannelTx(tx, "messaging", "a"); err != nil {
@@ -330,17 +179,37 @@ func TestPlainTxLocksOneChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "NewBulkTx") {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "second channel") {
 			t.Fatalf("unexpected recover value %v", r)
 		}
 	}()
 	e.ChannelTx(tx, "messaging", "b")
 }
 
+// mustLockChannels interns cids and returns a Tx holding all their latches (the way a fan-out
+// chunk takes them), and their ordinals in cids' order.
+func mustLockChannels(t testing.TB, e *Engine, cids []string) (*Tx, []uint32) {
+	t.Helper()
+	ords, err := e.db.Channels.Intern(nil, cids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sorted := slices.Clone(ords)
+	slices.Sort(sorted)
+	tx := e.NewTx()
+	e.lockChannels(tx, slices.Compact(sorted))
+	return tx, ords
+}
+
 func TestChannelLocksReleased(t *testing.T) {
 	e, _ := newUsersTestEngine(t)
 	ords := mustChannelUsers(t, e, 1)
-	// A bulk Tx and plain Txs on overlapping channels, concurrently: no deadlock, all stored.
+	cids := make([]string, 10)
+	for c := range cids {
+		cids[c] = fmt.Sprintf("t:%d", c)
+	}
+	// Txs holding every channel's latch (as fan-out chunks) and plain Txs on overlapping channels,
+	// concurrently: no deadlock, all stored.
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -350,9 +219,9 @@ func TestChannelLocksReleased(t *testing.T) {
 			go func(w int) {
 				defer wg.Done()
 				for i := 0; i < 20; i++ {
-					tx := e.NewBulkTx()
-					for c := 0; c < 10; c++ {
-						ref, err := e.CreateChannelTx(tx, &ChannelSpec{Type: "t", ID: fmt.Sprint(c), CreatedBy: ords[0]})
+					tx, chanOrds := mustLockChannels(t, e, cids)
+					for c := range cids {
+						ref, err := e.CreateChannelTx(tx, &ChannelSpec{Type: "t", ID: fmt.Sprint(c), Ord: chanOrds[c], CreatedBy: ords[0]})
 						if err != nil {
 							t.Error(err)
 							return
@@ -402,6 +271,12 @@ func TestChannelLocksReleased(t *testing.T) {
 	if want := 4*20*10 + 4*10; total != want {
 		t.Fatalf("unexpected message total; got %d; want %d", total, want)
 	}
+	// Nothing is held any more.
+	for i := range e.channels.latches.shards {
+		if n := len(e.channels.latches.shards[i].held); n != 0 {
+			t.Fatalf("latch shard %d still holds %d latches", i, n)
+		}
+	}
 }
 
 func TestMessageJSONAllocs(t *testing.T) {
@@ -426,90 +301,6 @@ func TestMessageJSONAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkFanoutChunk measures the fan-out's building blocks: one bulk Tx per chunk of 4096
-// recipients (distinct 1-1 channel lookup or creation, message, events, one fsync).
-func BenchmarkFanoutChunk(b *testing.B) {
-	const chunk = 4096
-	for _, mode := range []string{"new", "existing"} {
-		b.Run(fmt.Sprintf("recipients=%d/channels=%s", chunk, mode), func(b *testing.B) {
-			e, _ := newUsersTestEngine(b)
-			ords := mustChannelUsers(b, e, chunk)
-			sender := ords[0]
-			senderJSON, _ := e.userJSON(nil, sender)
-			users := e.NewUserJSONCache()
-			rcptJSON := make([][]byte, chunk)
-			ids := make([]string, chunk)
-			cids := make([]string, chunk)
-			for i := range ids {
-				rcptJSON[i], _ = e.userJSON(nil, ords[i+1])
-				users.Put(ords[i+1], rcptJSON[i])
-				ids[i] = DistinctChannelID([]string{"sender", fmt.Sprintf("r%d", i)})
-				cids[i] = "messaging:" + ids[i]
-			}
-			round := 0
-			batchBytes := 0
-			var commitTime time.Duration
-			users.Put(sender, senderJSON)
-			var internTime time.Duration
-			run := func() {
-				t0 := time.Now()
-				chanOrds, err := e.db.Channels.Intern(nil, cids)
-				if err != nil {
-					b.Fatal(err)
-				}
-				internTime += time.Since(t0)
-				tx := e.NewBulkTxSize(chunk * 6 << 10)
-				for i := 0; i < chunk; i++ {
-					ref, ok, err := e.ChannelTx(tx, "messaging", ids[i])
-					if err != nil {
-						b.Fatal(err)
-					}
-					if !ok {
-						if ref, err = e.CreateChannelTx(tx, &ChannelSpec{
-							Type: "messaging", ID: ids[i], Ord: chanOrds[i], CreatedBy: sender, CreatorJSON: senderJSON,
-							Members: []MemberSpec{{User: sender, UserJSON: senderJSON}, {User: ords[i+1], UserJSON: rcptJSON[i]}},
-						}); err != nil {
-							b.Fatal(err)
-						}
-					}
-					msg := &storage.Message{ID: fmt.Sprintf("c-%d-%d", round, i), User: sender, Text: "hello"}
-					if err := e.AppendMessageTx(tx, ref, msg, &MessageOptions{TrustID: true, EventID: "e-" + msg.ID, UserJSON: senderJSON, Users: users}); err != nil {
-						b.Fatal(err)
-					}
-				}
-				batchBytes = tx.B.Len()
-				t0 = time.Now()
-				if err := e.Commit(tx); err != nil {
-					b.Fatal(err)
-				}
-				commitTime += time.Since(t0)
-				round++
-			}
-			if mode == "existing" {
-				run()
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			for i := 0; i < b.N; i++ {
-				if mode == "new" && i > 0 {
-					b.StopTimer()
-					for j := range ids {
-						ids[j] = DistinctChannelID([]string{"sender", fmt.Sprintf("r%d-%d", j, i)})
-						cids[j] = "messaging:" + ids[j]
-					}
-					b.StartTimer()
-				}
-				run()
-			}
-			b.ReportMetric(float64(b.N*chunk)/time.Since(start).Seconds(), "sends/s")
-			b.ReportMetric(float64(batchBytes)/chunk, "batch-bytes/send")
-			b.ReportMetric(float64(commitTime.Milliseconds())/float64(round), "commit-ms/chunk")
-			b.ReportMetric(float64(internTime.Milliseconds())/float64(round), "intern-ms/chunk")
-		})
-	}
-}
-
 // BenchmarkQueryChannelsScan measures queryChannels over channels=N when the filter pins no index
 // (a custom field): one scan decoding every channel without copying.
 func BenchmarkQueryChannelsScan(b *testing.B) {
@@ -520,11 +311,7 @@ func BenchmarkQueryChannelsScan(b *testing.B) {
 	for i := range cids {
 		cids[i] = fmt.Sprintf("messaging:c%d", i)
 	}
-	chanOrds, err := e.db.Channels.Intern(nil, cids)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tx := e.NewBulkTx()
+	tx, chanOrds := mustLockChannels(b, e, cids)
 	for i := range cids {
 		custom := []byte(`{"color":"blue","n":1}`)
 		if i%1000 == 0 {
@@ -539,7 +326,10 @@ func BenchmarkQueryChannelsScan(b *testing.B) {
 	}
 	b.Run(fmt.Sprintf("channels=%d", n), func(b *testing.B) {
 		b.ReportAllocs()
-		var out []byte
+		var (
+			out []byte
+			err error
+		)
 		for i := 0; i < b.N; i++ {
 			req := &QueryChannelsRequest{Filter: []byte(`{"color":"red"}`), Limit: 30, MessageLimit: -1, MemberLimit: -1}
 			if out, err = e.QueryChannels(out[:0], req); err != nil {
@@ -550,22 +340,8 @@ func BenchmarkQueryChannelsScan(b *testing.B) {
 	})
 }
 
-func TestSealedBulkTxHandoff(t *testing.T) {
-	e, _ := newUsersTestEngine(t)
-	ords := mustChannelUsers(t, e, 1)
-	send := func(tx *Tx, ref *ChannelRef) {
-		t.Helper()
-		if err := e.AppendMessageTx(tx, ref, &storage.Message{User: ords[0], Text: "m"}, &MessageOptions{NoEvent: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// b shares a's lock stripe.
-	b := ""
-	for i := 0; b == ""; i++ {
-		if id := fmt.Sprint("x", i); channelStripe("t", id) == channelStripe("t", "a") {
-			b = id
-		}
-	}
+func TestChannelLatches(t *testing.T) {
+	var l latchTable
 	blocked := func(ch <-chan struct{}) bool {
 		select {
 		case <-ch:
@@ -582,81 +358,38 @@ func TestSealedBulkTxHandoff(t *testing.T) {
 			t.Fatalf("%s: still blocked", what)
 		}
 	}
-
-	p := e.NewBulkTx()
-	ra, err := e.CreateChannelTx(p, &ChannelSpec{Type: "t", ID: "a", CreatedBy: ords[0]})
-	if err != nil {
-		t.Fatal(err)
+	// A chunk holds 1, 65 (same shard) and 3.
+	l.lockMany([]uint32{1, 3, 65})
+	// Another channel of the same shard is free.
+	free := make(chan struct{})
+	go func() { l.lock(129); l.unlock(129); close(free) }()
+	within(free, "a free channel sharing a shard")
+	// A writer of 65 waits for the chunk.
+	got := make(chan struct{})
+	go func() { l.lock(65); close(got) }()
+	if !blocked(got) {
+		t.Fatal("a writer got a latch the chunk holds")
 	}
-	send(p, ra)
-	e.SealBulkTx(p)
-
-	// The next bulk Tx starts while p is sealed and claims the shared stripe for b at once.
-	s := e.NewBulkTx()
-	gotB := make(chan struct{})
-	var rb *ChannelRef
-	go func() {
-		defer close(gotB)
-		rb, err = e.CreateChannelTx(s, &ChannelSpec{Type: "t", ID: b, CreatedBy: ords[0]})
-	}()
-	within(gotB, "claiming a stripe of a sealed Tx")
-	if err != nil || !rb.Created {
-		t.Fatalf("cannot create b: %v %v", err, rb)
+	// The next chunk (3, 4) waits too, and gets 3 once the chunk ended.
+	next := make(chan struct{})
+	go func() { l.lockMany([]uint32{3, 4}); close(next) }()
+	if !blocked(next) {
+		t.Fatal("an overlapping chunk got a latch the chunk holds")
 	}
-	send(s, rb)
-
-	// A plain writer of b waits for s (not only p).
-	plainDone := make(chan struct{})
-	go func() {
-		defer close(plainDone)
-		tx := e.NewTx()
-		ref, ok, err := e.ChannelTx(tx, "t", b)
-		if err != nil || !ok || ref.Ch.MessageCount != 1 {
-			t.Errorf("plain Tx read b before s committed it: %v %v %+v", err, ok, ref)
-			tx.Discard()
-			return
+	l.unlockMany([]uint32{1, 3, 65})
+	within(got, "writer after the chunk ended")
+	within(next, "next chunk after the chunk ended")
+	l.unlock(65)
+	l.unlockMany([]uint32{3, 4})
+	for i := range l.shards {
+		if n := len(l.shards[i].held); n != 0 {
+			t.Fatalf("latch shard %d still holds %d latches", i, n)
 		}
-		tx.Discard()
+	}
+	defer func() {
+		if r := recover(); r == nil {
+			t.Fatalf("unlocking a free latch did not panic")
+		}
 	}()
-
-	// s reading a (written by p) waits until p committed, then sees p's message.
-	gotA := make(chan struct{})
-	var ra2 *ChannelRef
-	var okA bool
-	go func() {
-		defer close(gotA)
-		ra2, okA, err = e.ChannelTx(s, "t", "a")
-	}()
-	if !blocked(gotA) {
-		t.Fatal("the next bulk Tx read a channel the sealed Tx has not committed")
-	}
-	if err := e.Commit(p); err != nil {
-		t.Fatal(err)
-	}
-	within(gotA, "reading a after p committed")
-	if err != nil || !okA || ra2.Ch.MessageCount != 1 {
-		t.Fatalf("a after p committed: %v %v %+v", err, okA, ra2)
-	}
-	send(s, ra2)
-	if !blocked(plainDone) {
-		t.Fatal("a plain Tx got b's stripe while s holds it")
-	}
-	if err := e.Commit(s); err != nil {
-		t.Fatal(err)
-	}
-	within(plainDone, "plain Tx after s committed")
-	_, cha, ok, err := e.ChannelByCID("t:a")
-	if err != nil || !ok || cha.MessageCount != 2 {
-		t.Fatalf("a: %v %v %+v", err, ok, cha)
-	}
-	// Every stripe is free again: a new bulk Tx locks both channels at once.
-	tx := e.NewBulkTx()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, _, _ = e.ChannelTx(tx, "t", "a")
-		_, _, _ = e.ChannelTx(tx, "t", b)
-	}()
-	within(done, "locking after both ended")
-	tx.Discard()
+	l.unlock(7)
 }

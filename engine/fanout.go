@@ -14,14 +14,15 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// The fan-out pipeline (DESIGN.md "Fan-out: exactly once, crash-safe"; engine/doc.go):
+// The fan-out pipeline (engine/doc.go has the whole picture):
 //
 //	frozen audience ─► chunks of FanoutChunkSize ascending ordinals
 //	  ─► prepare workers (parallel): load receivers with one forward scan, render channel ids,
 //	     intern the chunk's new cids (one fsync), render texts
-//	  ─► ONE ordered committer: a bulk Tx per chunk holding channels + members + messages +
-//	     outbox events + stats + cursor, sealed (SealBulkTx) and committed with fsync under the
-//	     campaign lock in a goroutine while the next chunk is built (one commit in flight, in order).
+//	  ─► ONE ordered committer: latch the chunk's channels at once, read their records (and an
+//	     existing channel's members) in one forward pass, write channels, members, messages, the
+//	     chunk's events by reference and the run record (stats, cursor) into one batch, and commit
+//	     it with fsync in a goroutine while the next chunk is built (one commit in flight, in order).
 //
 // A crash loses at most the chunks not yet committed; the run resumes after the stored cursor and
 // replays them with the same derived message and event ids.
@@ -104,13 +105,16 @@ type fanoutPlan struct {
 	custom  []byte // message custom: message_template.custom + campaign_id
 	// chanType is channel_template.type, or DefaultCampaignChannelType without a template.
 	chanType string
-	// users caches encoded UserResponses for the committer (sender, template members and the
-	// chunk's receivers), so that events about existing channels read no user records.
-	users *UserJSONCache
+	// senderNew adds the sender to the channels the campaign creates (sender_mode not
+	// "exclude"); senderAll to existing channels too (sender_mode "include").
+	senderNew, senderAll bool
+	// chunkMembers are members as the chunk's outbox entry records them.
+	chunkMembers []storage.ChunkMember
 }
 
 func (e *Engine) newFanoutPlan(c *Campaign) (*fanoutPlan, error) {
-	p := &fanoutPlan{c: c, senderID: c.SenderID, users: e.NewUserJSONCache(), chanType: c.Channel.Type}
+	p := &fanoutPlan{c: c, senderID: c.SenderID, chanType: c.Channel.Type,
+		senderNew: c.SenderMode != "exclude", senderAll: c.SenderMode == "include"}
 	if p.chanType == "" {
 		p.chanType = DefaultCampaignChannelType
 	}
@@ -154,6 +158,10 @@ func (e *Engine) newFanoutPlan(c *Campaign) (*fanoutPlan, error) {
 	}
 	for _, mt := range c.Channel.MembersTemplate {
 		addMember(mt.UserID, mt.ChannelRole, mt.Custom)
+	}
+	for i := range p.members {
+		m := &p.members[i]
+		p.chunkMembers = append(p.chunkMembers, storage.ChunkMember{User: m.User, Role: m.ChannelRole, Custom: m.Custom})
 	}
 	p.custom = append(p.custom, '{')
 	if len(c.Message.Custom) > 2 {
@@ -264,6 +272,7 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 	// commit in flight, in chunk order): planned is run plus the chunk in flight.
 	run := c.Run
 	planned := run
+	var scratch chunkScratch
 	var (
 		inflight    chan error // result of the chunk in flight; nil when none
 		inflightRun storage.CampaignRun
@@ -299,7 +308,7 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 			e.stopDue(id)
 			return errFanoutStopped
 		}
-		tx, next, err := e.buildChunk(plan, planned, ch)
+		tx, next, err := e.buildChunk(plan, planned, ch, &scratch)
 		if err != nil {
 			return err
 		}
@@ -308,12 +317,12 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 		// implies N durable. Pebble would keep that order anyway: commitPipeline.prepare assigns the
 		// seqnum and writes the WAL record under commitPipeline.mu, and "Batches need to be written
 		// to the WAL in sequence number order" (pebble/v2@v2.1.7 commit.go), so a WAL sync covers
-		// every earlier batch. N+1's build read no channel N locked before N ended (SealBulkTx).
+		// every earlier batch. N+1's build read no channel N wrote before N ended: it took their
+		// latches first, and N holds them until its commit returned.
 		if err := wait(); err != nil {
 			tx.Discard()
 			return err
 		}
-		e.SealBulkTx(tx)
 		planned = next
 		inflightRun = next
 		inflight = make(chan error, 1)
@@ -456,126 +465,183 @@ func cutCID(cid string) (typ, id string, ok bool) {
 	return "", "", false
 }
 
-// buildChunk writes one prepared chunk into ONE bulk Tx (channels, members, messages, events, stats
-// and cursor) and returns it with the run record it stores (run advanced by the chunk). On error
-// the Tx is discarded.
-func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutChunk) (*Tx, storage.CampaignRun, error) {
+// chunkScratch is the committer's reusable memory for building chunks (one per run: chunks are
+// built one after the other). Nothing in it is referenced by a Tx once buildChunk returned.
+type chunkScratch struct {
+	states  []chanState
+	members []uint32 // arena of the items' member snapshots
+	items   []storage.ChunkItem
+	buf     []byte
+	text    []byte
+	chJSON  []byte
+}
+
+// chanState is a channel a chunk writes: its record as the chunk leaves it and its members.
+type chanState struct {
+	ord     uint32
+	exists  bool
+	dirty   bool
+	rec     storage.Channel
+	members []uint32 // user ordinals, ascending
+}
+
+// buildChunk writes one prepared chunk into ONE Tx (channels, members, messages, the chunk's events
+// by reference, stats and cursor) and returns it with the run record it stores (run advanced by the
+// chunk). The Tx holds the latches of every channel of the chunk until it ends. On error the Tx is
+// discarded.
+func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutChunk, s *chunkScratch) (*Tx, storage.CampaignRun, error) {
 	c := p.c
 	next := run
-	// NB: about 6 KB per recipient (records, channel.created and message.new bodies) when
-	// channels are created, about half when they exist; sizing up front saves regrowing the batch.
-	per := 3 << 10
-	if c.CreateChannels {
-		per = 6 << 10
+	users := c.Run.Kind == storage.AudienceUsers
+
+	// The chunk's channels, sorted and unique, latched at once (latchTable contract 2).
+	ords := make([]uint32, 0, len(ch.items))
+	for i := range ch.items {
+		if it := &ch.items[i]; !it.skip && it.chanOrd != 0 {
+			ords = append(ords, it.chanOrd)
+		}
 	}
-	tx := e.NewBulkTxSize(per * len(ch.items))
+	slices.Sort(ords)
+	ords = slices.Compact(ords)
+	// NB: about 650 bytes per recipient to a new channel (channel, 2 members with reverse keys,
+	// message and id index), about 450 to an existing one; sizing up front saves regrowing.
+	per := 480
+	if c.CreateChannels {
+		per = 700
+	}
+	tx := &Tx{B: e.db.NewWriteBatch(per*len(ch.items) + 4096)}
+	e.lockChannels(tx, ords)
 	committed := false
 	defer func() {
 		if !committed {
 			tx.Discard()
 		}
 	}()
-	users := p.users
-	users.Reset()
-	users.Put(p.senderOrd, p.senderJSON)
-	for i := range p.members {
-		users.Put(p.members[i].User, p.members[i].UserJSON)
+
+	// One forward pass over the channel records, and an existing channel's members.
+	r := e.db.NewRecordReader()
+	defer r.Close()
+	if cap(s.states) < len(ords) {
+		s.states = make([]chanState, len(ords))
 	}
-	for i := range ch.items {
-		if it := &ch.items[i]; it.userOrd != 0 {
-			users.Put(it.userOrd, it.userJSON)
+	states := s.states[:len(ords)]
+	for j, o := range ords {
+		st := &states[j]
+		*st = chanState{ord: o, members: st.members[:0]}
+		v, ok := r.Channel(o)
+		if !ok {
+			continue
 		}
+		if err := st.rec.Unmarshal(v); err != nil {
+			return nil, next, fmt.Errorf("cannot read channel %d: %w", o, err)
+		}
+		st.rec.Custom = slices.Clone(st.rec.Custom)
+		st.exists = true
+		st.members = r.MemberOrds(st.members, o)
 	}
-	var chanJSON []byte
+	if err := r.Close(); err != nil {
+		return nil, next, err
+	}
+
+	now := e.nowMicros()
+	s.members = s.members[:0]
+	items := s.items[:0]
 	for i := range ch.items {
 		it := &ch.items[i]
-		if it.skip {
+		if it.skip || it.chanOrd == 0 {
 			next.Skipped++
 			continue
 		}
-		var (
-			ref *ChannelRef
-			ok  bool
-			err error
-		)
+		j, _ := slices.BinarySearch(ords, it.chanOrd)
+		st := &states[j]
+		created := false
 		switch {
-		case c.Run.Kind == storage.AudienceChannels:
-			ref, ok, err = e.ChannelTx(tx, it.chanType, it.chanID)
-		case c.CreateChannels:
-			spec := ChannelSpec{
-				Type: it.chanType, ID: it.chanID, Ord: it.chanOrd, CreatedBy: p.senderOrd,
-				Team: c.Channel.Team, Custom: c.Channel.Custom,
-				SkipWebhook: c.SkipWebhook, EventID: derivedID(c.ID, "channel.created", it.recipient),
-				CreatorJSON: p.senderJSON, Users: users,
-			}
-			spec.Members = make([]MemberSpec, 0, len(p.members)+2)
-			spec.Members = append(spec.Members, MemberSpec{User: it.userOrd, UserJSON: it.userJSON})
-			if c.SenderMode != "exclude" {
-				spec.Members = append(spec.Members, MemberSpec{User: p.senderOrd, UserJSON: p.senderJSON})
-			}
-			for _, m := range p.members {
-				if m.User != it.userOrd {
-					spec.Members = append(spec.Members, m)
-				}
-			}
-			ref, err = e.CreateChannelTx(tx, &spec)
-			ok = ref != nil
-		case it.chanOrd != 0:
-			ref, ok, err = e.ChannelTx(tx, it.chanType, it.chanID)
-		}
-		if err != nil {
-			return nil, next, err
-		}
-		if !ok {
+		case !st.exists && users && c.CreateChannels:
+			e.createChunkChannel(p, tx, st, it, now, s)
+			created = true
+			next.ChannelsCreated++
+		case !st.exists:
 			next.Skipped++
 			continue
-		}
-		if ref.Created {
-			next.ChannelsCreated++
-		} else {
-			if c.Run.Kind == storage.AudienceUsers {
+		default:
+			if users {
 				// NB: a channel the campaign did not create gets the receiver's message only if
 				// the receiver is a member: else whoever made the channel would read it.
-				if _, err := e.memberRecordTx(tx, ref.Ord, it.userOrd); errors.Is(err, storage.ErrNotFound) {
+				if _, ok := slices.BinarySearch(st.members, it.userOrd); !ok {
 					next.Skipped++
 					continue
-				} else if err != nil {
-					return nil, next, err
 				}
 			}
-			if c.SenderMode == "include" {
-				if _, err := e.AddMemberTx(tx, ref, &MemberSpec{User: p.senderOrd, UserJSON: p.senderJSON, Users: users}); err != nil {
-					return nil, next, err
+			if p.senderAll {
+				if k, ok := slices.BinarySearch(st.members, p.senderOrd); !ok {
+					s.buf = (&storage.Member{ChannelRole: DefaultChannelRole, CreatedAt: now, UpdatedAt: now}).Marshal(s.buf[:0])
+					tx.B.PutMember(st.ord, p.senderOrd, s.buf)
+					st.members = slices.Insert(st.members, k, p.senderOrd)
+					st.rec.MemberCount++
+					st.dirty = true
 				}
 			}
 		}
 		text := it.text
 		if text == nil {
-			chanJSON = AppendChannelJSON(chanJSON[:0], &ref.Ch, nil)
-			text = p.text.Append(nil, &TemplateVars{Sender: p.senderJSON, Receiver: it.userJSON, Channel: chanJSON})
+			s.chJSON = AppendChannelJSON(s.chJSON[:0], &st.rec, nil)
+			s.text = p.text.Append(s.text[:0], &TemplateVars{Sender: p.senderJSON, Receiver: it.userJSON, Channel: s.chJSON})
+			text = s.text
 		}
+		rec := &st.rec
+		if rec.NextSeq == 0 {
+			rec.NextSeq = 1
+		}
+		seq := rec.NextSeq
+		rec.NextSeq++
+		rec.MessageCount++
+		rec.LastMessageAt = max(rec.LastMessageAt, now)
+		st.dirty = true
 		msg := storage.Message{
 			ID:          derivedID(c.ID, "message", it.recipient),
 			Type:        MessageTypeRegular,
-			Text:        string(text),
+			Text:        b2sNoCopy(text),
 			User:        p.senderOrd,
 			Attachments: c.Message.Attachments,
 			PollID:      c.Message.PollID,
 			Custom:      p.custom,
+			CreatedAt:   now,
+			UpdatedAt:   now,
 		}
-		opts := MessageOptions{
-			SkipWebhook: c.SkipWebhook, SkipPush: c.SkipPush, TrustID: true, UserJSON: p.senderJSON, Users: users,
-			EventID: derivedID(c.ID, "message.new", it.recipient),
+		s.buf = msg.Marshal(s.buf[:0])
+		tx.B.PutMessage(st.ord, seq, msg.ID, s.buf)
+		item := storage.ChunkItem{User: it.userOrd, Channel: st.ord, Seq: seq, Created: created}
+		if !created {
+			item.MemberCount = rec.MemberCount
+			item.MessageCount = rec.MessageCount
+			start := len(s.members)
+			s.members = append(s.members, st.members...)
+			item.Members = s.members[start:len(s.members):len(s.members)]
 		}
-		if err := e.AppendMessageTx(tx, ref, &msg, &opts); err != nil {
-			return nil, next, err
-		}
+		items = append(items, item)
 		next.MessagesSent++
-		if c.Run.Kind == storage.AudienceUsers {
+		if users {
 			next.UsersSent++
 		} else {
-			next.UsersSent += uint64(ref.Ch.MemberCount)
+			next.UsersSent += uint64(rec.MemberCount)
 		}
+	}
+	for j := range states {
+		if st := &states[j]; st.dirty {
+			s.buf = st.rec.Marshal(s.buf[:0])
+			tx.B.PutChannel(st.ord, s.buf)
+		}
+	}
+	s.items = items
+	if len(items) > 0 {
+		chunk := storage.CampaignChunk{
+			CampaignID: c.ID, SkipWebhook: c.SkipWebhook, SkipPush: c.SkipPush, Channels: !users,
+			Sender: p.senderOrd, CreatedAt: now, Team: c.Channel.Team, Custom: c.Channel.Custom,
+			SenderMember: p.senderNew, Members: p.chunkMembers, Items: items,
+		}
+		// NB: encoded now: the Tx must not reference the scratch memory the next chunk reuses.
+		tx.ref = chunk.Marshal(nil)
+		tx.refEvents = uint64(chunk.Events())
 	}
 	// Audience ordinals that are no live user (a deleted user, a static target that never became
 	// a user) got no item: they count as skipped.
@@ -585,6 +651,39 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 	putRunTx(tx, c.ID, &next)
 	committed = true
 	return tx, next, nil
+}
+
+// createChunkChannel writes the new channel of recipient it into tx: the record in st (written by
+// the caller once the chunk's messages are appended) and its members: the receiver, the sender
+// (sender_mode not "exclude") and the template members, in that order as the events list them.
+func (e *Engine) createChunkChannel(p *fanoutPlan, tx *Tx, st *chanState, it *fanoutItem, now int64, s *chunkScratch) {
+	c := p.c
+	st.rec = storage.Channel{
+		Type: it.chanType, ID: it.chanID, CreatedBy: p.senderOrd, Team: c.Channel.Team,
+		NextSeq: 1, CreatedAt: now, UpdatedAt: now, Custom: c.Channel.Custom,
+	}
+	st.exists, st.dirty = true, true
+	add := func(user uint32, role string, custom []byte) {
+		if _, ok := slices.BinarySearch(st.members, user); ok {
+			return
+		}
+		if role == "" {
+			role = DefaultChannelRole
+		}
+		s.buf = (&storage.Member{ChannelRole: role, CreatedAt: now, UpdatedAt: now, Custom: custom}).Marshal(s.buf[:0])
+		tx.B.PutMember(st.ord, user, s.buf)
+		k, _ := slices.BinarySearch(st.members, user)
+		st.members = slices.Insert(st.members, k, user)
+		st.rec.MemberCount++
+	}
+	add(it.userOrd, "", nil)
+	if p.senderNew {
+		add(p.senderOrd, "", nil)
+	}
+	for i := range p.members {
+		m := &p.members[i]
+		add(m.User, m.ChannelRole, m.Custom)
+	}
 }
 
 // commitChunk commits a chunk's sealed bulk Tx with fsync under the campaign lock, unless the

@@ -114,7 +114,7 @@ func (e *Engine) AppendMessageTx(tx *Tx, ref *ChannelRef, msg *storage.Message, 
 			receivers = append(receivers, ref.members.ids[i])
 		}
 	}
-	*buf = e.appendMessageNewJSON((*buf)[:0], ref, msg, author, mentioned)
+	*buf = appendMessageNewJSON((*buf)[:0], &ref.Ch, msg, author, mentioned, ref.members.json)
 	tx.Emit(Event{
 		ID: eventID(opts.EventID), Type: "message.new", Key: ref.CID,
 		SkipWebhook: opts.SkipWebhook, SkipPush: opts.SkipPush, Receivers: receivers,

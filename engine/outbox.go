@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/campaignd/campaignd/engine/outbox"
+	"github.com/campaignd/campaignd/storage"
 )
 
 // outboxState is the engine's state for the outbox relays (Kafka, push, webhook).
@@ -17,6 +18,9 @@ type outboxSource struct{ e *Engine }
 
 func (s outboxSource) Horizon() uint64       { return s.e.OutboxHorizon() }
 func (s outboxSource) Wake() <-chan struct{} { return s.e.OutboxWake() }
+func (s outboxSource) Render(first uint64, v []byte, from, to uint64, keep outbox.Filter, emit func(uint64, *storage.OutboxEvent) bool) (uint64, error) {
+	return s.e.renderChunk(first, v, from, to, keep, emit)
+}
 
 // startOutbox builds the relays of the sinks enabled in Options.Outbox and runs them until Stop.
 func (e *Engine) startOutbox() error {

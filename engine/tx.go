@@ -32,7 +32,11 @@ type Event struct {
 type Tx struct {
 	B      *storage.Batch
 	events []Event
-	// locks are the channel locks and message-id reservations held until the Tx ends
+	// ref, when set, is an encoded storage.CampaignChunk: a fan-out chunk's refEvents events by
+	// reference, stored as one outbox entry after the events (fanout.go).
+	ref       []byte
+	refEvents uint64
+	// locks are the channel latches and message-id reservations held until the Tx ends
 	// (engine/channels.go).
 	locks txLocks
 }
@@ -63,28 +67,30 @@ func (t *Tx) Discard() {
 // Commit writes the batch and its events atomically with fsync, then wakes the outbox relays.
 func (e *Engine) Commit(t *Tx) error {
 	defer t.locks.release()
-	if len(t.events) == 0 {
+	n := uint64(len(t.events)) + t.refEvents
+	if n == 0 {
 		return t.B.Commit(true)
 	}
-	first := e.seq.reserve(uint64(len(t.events)))
+	first := e.seq.reserve(n)
 	buf := getBuf()
-	var key [9]byte
 	for i := range t.events {
 		ev := &t.events[i]
-		k := storage.NewKey(key[:0], storage.PrefixOutbox).U64(first + uint64(i))
 		rec := storage.OutboxEvent{
 			ID: ev.ID, Type: ev.Type, Key: ev.Key,
 			SkipWebhook: ev.SkipWebhook, SkipPush: ev.SkipPush,
 			Receivers: ev.Receivers, JSON: ev.JSON,
 		}
 		*buf = rec.Marshal((*buf)[:0])
-		t.B.Set(k, *buf)
+		t.B.PutOutbox(first+uint64(i), *buf)
+	}
+	if t.ref != nil {
+		t.B.PutOutbox(first+uint64(len(t.events)), t.ref)
 	}
 	putBuf(buf)
 	err := t.B.Commit(true)
-	e.seq.release(first, uint64(len(t.events)))
+	e.seq.release(first, n)
 	if err != nil {
-		return fmt.Errorf("cannot commit %d events: %w", len(t.events), err)
+		return fmt.Errorf("cannot commit %d events: %w", n, err)
 	}
 	e.notifyOutbox()
 	return nil

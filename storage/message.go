@@ -103,7 +103,12 @@ func (m *Message) Marshal(dst []byte) []byte {
 
 // Unmarshal decodes src into m. Strings are copied; m.Attachments and m.Custom alias src.
 // m.MentionedUsers reuses its backing array when it is large enough.
-func (m *Message) Unmarshal(src []byte) error {
+func (m *Message) Unmarshal(src []byte) error { return m.unmarshal(src, false) }
+
+// UnmarshalNoCopy is Unmarshal without copying strings: m is valid only while src is unchanged.
+func (m *Message) UnmarshalNoCopy(src []byte) error { return m.unmarshal(src, true) }
+
+func (m *Message) unmarshal(src []byte, alias bool) error {
 	d := Decoder{B: src}
 	if err := d.Version(messageVersion, "message"); err != nil {
 		return err
@@ -111,14 +116,14 @@ func (m *Message) Unmarshal(src []byte) error {
 	flags := d.Byte()
 	m.Silent = flags&messageSilent != 0
 	m.ShowInChannel = flags&messageShowInChannel != 0
-	m.ID = d.String()
-	m.Type = d.String()
-	m.Text = d.String()
-	m.HTML = d.String()
+	m.ID = d.stringAlias(alias)
+	m.Type = d.stringAlias(alias)
+	m.Text = d.stringAlias(alias)
+	m.HTML = d.stringAlias(alias)
 	m.User = d.u32()
 	m.Attachments = d.Bytes()
-	m.PollID = d.String()
-	m.ParentID = d.String()
+	m.PollID = d.stringAlias(alias)
+	m.ParentID = d.stringAlias(alias)
 	n := d.Uvarint()
 	if d.Err == nil && n > uint64(len(d.B)) {
 		d.fail()

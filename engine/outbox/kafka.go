@@ -86,6 +86,11 @@ func newKafkaSink(m *Manager, name, topic string, push bool, o *Options) *kafkaS
 
 func (s *kafkaSink) name() string { return s.sinkName }
 
+// keep takes every event for the events topic, and message.new without skip_push for the push topic.
+func (s *kafkaSink) keep(typ string, _, skipPush bool) bool {
+	return !s.push || typ == "message.new" && !skipPush
+}
+
 func (s *kafkaSink) close() {
 	// NB: Writer.Close flushes and may wait on a dead broker for its write timeout; bound it.
 	done := make(chan error, 1)

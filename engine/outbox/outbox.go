@@ -61,7 +61,16 @@ type Source interface {
 	Horizon() uint64
 	// Wake receives a value after commits that carried events. Only the Manager reads it.
 	Wake() <-chan struct{}
+	// Render renders the events of the storage.CampaignChunk entry v, stored at seq first, with
+	// seqs in [from, to): it calls emit in seq order for each event keep takes, and returns the
+	// first seq it did not cover (to or the entry's end, or the seq after an event for which emit
+	// returned false). emit copies what it keeps. Render may be called by several relays at once.
+	Render(first uint64, v []byte, from, to uint64, keep Filter, emit func(seq uint64, ev *storage.OutboxEvent) bool) (uint64, error)
 }
+
+// Filter says whether a sink takes an event of type typ with those flags. Events a sink does not
+// take are neither rendered nor handed to it (they still move its cursor).
+type Filter func(typ string, skipWebhook, skipPush bool) bool
 
 // Event is one outbox entry as a sink sees it. JSON aliases the relay's read buffer: it is valid
 // only during the sink's deliver call.
@@ -74,6 +83,8 @@ type Event struct {
 type sink interface {
 	// name returns the sink name (cursor key, metrics label).
 	name() string
+	// keep is the sink's Filter.
+	keep(typ string, skipWebhook, skipPush bool) bool
 	// deliver delivers evs (ascending seq) and returns nil once every event is delivered or,
 	// for sinks that have them, dead-lettered. It keeps retrying delivery problems itself and
 	// returns an error only when ctx is done or a store write fails; the relay then retries
@@ -211,9 +222,17 @@ func (m *Manager) collect() {
 	if upTo <= m.gcSeq {
 		return
 	}
-	var lo, hi [9]byte
+	// NB: an entry holding seqs on both sides of upTo stays until every sink passed its last one.
+	start, err := m.db.OutboxEntryStart(upTo + 1)
+	if err != nil {
+		m.log.Error("cannot remove delivered outbox entries", "through", upTo, "err", err)
+		return
+	}
+	if upTo = start - 1; upTo <= m.gcSeq {
+		return
+	}
 	b := m.db.NewBatch()
-	b.DeleteRange(storage.NewKey(lo[:0], storage.PrefixOutbox).U64(0), storage.NewKey(hi[:0], storage.PrefixOutbox).U64(upTo+1))
+	b.DeleteOutboxBelow(start)
 	b.Set(cursorKey(gcCursor), binary.BigEndian.AppendUint64(nil, upTo))
 	// NB: no fsync: losing this batch in a crash only means deleting the same range again.
 	if err := b.Commit(false); err != nil {
@@ -267,11 +286,12 @@ type relay struct {
 	next *batch
 }
 
-// batch is a run of outbox events read in one go; evs' JSON aliases arena.
+// batch is a run of outbox events read in one go; evs' JSON aliases arena, their Receivers rcvs.
 type batch struct {
 	from, last uint64 // seqs covered: [from, last]
 	evs        []Event
 	arena      []byte
+	rcvs       []string
 }
 
 func newRelay(m *Manager, s sink, cursor uint64) *relay {
@@ -378,44 +398,70 @@ func (r *relay) step(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// read loads up to BatchSize events (and about BatchBytes of JSON) with seqs in [from, h) into b;
-// b.last is the last event's seq when the batch is cut short, else h-1 (seqs without an entry
-// below the horizon belong to failed commits).
+// read loads up to BatchSize events (and about BatchBytes of JSON) with seqs in [from, h) that the
+// sink takes into b, rendering campaign chunk entries; b.last is the last seq covered (h-1 unless
+// the batch is cut short; seqs without an entry below the horizon belong to failed commits).
 func (r *relay) read(b *batch, from, h uint64) error {
 	b.from, b.last = from, h-1
 	clear(b.evs) // drop the previous batch's strings
 	b.evs = b.evs[:0]
 	b.arena = b.arena[:0]
-	var lo, hi [9]byte
-	it := r.m.db.NewIter(storage.NewKey(lo[:0], storage.PrefixOutbox).U64(from), storage.NewKey(hi[:0], storage.PrefixOutbox).U64(h))
+	clear(b.rcvs)
+	b.rcvs = b.rcvs[:0]
+	to := min(h, from+uint64(r.m.opts.BatchSize))
 	size := 0
-	for ok := it.First(); ok; ok = it.Next() {
-		if len(b.evs) >= r.m.opts.BatchSize || size >= r.m.opts.BatchBytes {
-			b.last = b.evs[len(b.evs)-1].Seq
+	full := func() bool { return len(b.evs) >= r.m.opts.BatchSize || size >= r.m.opts.BatchBytes }
+	add := func(seq uint64, ev *storage.OutboxEvent) bool {
+		start := len(b.arena)
+		b.arena = append(b.arena, ev.JSON...)
+		e := Event{Seq: seq, OutboxEvent: *ev}
+		e.JSON = b.arena[start:len(b.arena):len(b.arena)]
+		if len(ev.Receivers) > 0 {
+			k := len(b.rcvs)
+			b.rcvs = append(b.rcvs, ev.Receivers...)
+			e.Receivers = b.rcvs[k:len(b.rcvs):len(b.rcvs)]
+		}
+		b.evs = append(b.evs, e)
+		size += len(ev.JSON)
+		return !full()
+	}
+	it := r.m.db.NewOutboxIter(from, to)
+	covered := from // first seq not covered yet
+	for ; it.Valid(); it.Next() {
+		first, n, v := it.Entry()
+		if storage.IsCampaignChunk(v) {
+			next, err := r.m.src.Render(first, v, max(from, first), to, r.s.keep, add)
+			if err != nil {
+				// NB: an entry that cannot be rendered (corrupt, or its records gone) can never
+				// be delivered; holding every sink back for it forever would be worse than
+				// skipping it loudly.
+				r.m.log.Error("skipping undeliverable campaign events", "sink", r.s.name(), "seq", first, "events", n, "err", err)
+				r.met.corrupt.Inc()
+				next = min(first+n, to)
+			}
+			covered = next
+			if next < min(first+n, to) {
+				break // the batch is full
+			}
+			continue
+		}
+		covered = first + 1
+		var ev storage.OutboxEvent
+		if err := ev.Unmarshal(v); err != nil {
+			r.m.log.Error("skipping an undecodable outbox event", "sink", r.s.name(), "seq", first, "err", err)
+			r.met.corrupt.Inc()
+			continue
+		}
+		if first >= from && r.s.keep(ev.Type, ev.SkipWebhook, ev.SkipPush) && !add(first, &ev) {
 			break
 		}
-		k := it.Key()
-		if len(k) != 9 {
-			r.m.log.Error("BUG: skipping an outbox key of unexpected length", "key", fmt.Sprintf("%x", k))
-			continue
-		}
-		seq := binary.BigEndian.Uint64(k[1:])
-		start := len(b.arena)
-		b.arena = append(b.arena, it.Value()...)
-		b.evs = append(b.evs, Event{Seq: seq})
-		ev := &b.evs[len(b.evs)-1]
-		if err := ev.Unmarshal(b.arena[start:]); err != nil {
-			// NB: a record that cannot be decoded can never be delivered; holding every sink
-			// back for it forever would be worse than skipping it loudly.
-			r.m.log.Error("skipping an undecodable outbox event", "sink", r.s.name(), "seq", seq, "err", err)
-			r.met.corrupt.Inc()
-			b.evs = b.evs[:len(b.evs)-1]
-			continue
-		}
-		size += len(ev.JSON)
 	}
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("cannot read the outbox from seq %d: %w", from, err)
+	}
+	b.last = to - 1
+	if full() {
+		b.last = covered - 1
 	}
 	return nil
 }

@@ -69,6 +69,9 @@ func newWebhookSink(m *Manager, o *Options) *webhookSink {
 
 func (s *webhookSink) name() string { return SinkWebhook }
 
+// keep takes the events without skip_webhook.
+func (s *webhookSink) keep(_ string, skipWebhook, _ bool) bool { return !skipWebhook }
+
 func (s *webhookSink) close() { s.client.CloseIdleConnections() }
 
 func (s *webhookSink) deliver(ctx context.Context, evs []Event) error {

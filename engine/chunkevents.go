@@ -1,0 +1,289 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/campaignd/campaignd/engine/outbox"
+	"github.com/campaignd/campaignd/storage"
+)
+
+// Rendering a fan-out chunk's events (storage.CampaignChunk outbox entries) for the relays.
+//
+// A chunk's outbox entry holds no JSON: for each recipient it names the records (receiver,
+// channel, message) and records what may change later (an existing channel's counters and members
+// as of the chunk's batch). The relays render channel.created and message.new from it when they
+// deliver, so each body shows:
+//   - the message as stored (campaign messages are immutable once sent);
+//   - a channel the chunk created as it was created: its type and id, the campaign's team and custom
+//     data, created by the sender at the chunk's time, with the members the campaign gave it
+//     (receiver, sender unless sender_mode is "exclude", template members) and no message yet in
+//     channel.created; one message in message.new;
+//   - an existing channel with the counters and the member list of the chunk's batch, its team and
+//     each listed member's role and custom data as stored at delivery;
+//   - users (sender, receiver, members) as their records are at delivery: normally milliseconds
+//     after the commit, longer while a sink is down.
+//
+// Ids (derived from campaign and recipient), keys (the cid), order and flags are those the chunk
+// fixed, so a body rendered again after a restart is the same but for users or channels changed
+// meanwhile.
+
+// chunkRenderer is the reusable state of one renderChunk call (pooled).
+type chunkRenderer struct {
+	chunk     storage.CampaignChunk
+	users     map[uint32][]byte // encoded UserResponses of the sender and other members
+	user      storage.User
+	msg       storage.Message
+	ch        storage.Channel
+	mem       storage.Member
+	rcv       []byte // the receiver's UserResponse
+	members   []byte // JSON array of the listed members
+	body      []byte
+	receivers []string
+	memOrds   []uint32
+}
+
+var chunkRendererPool = sync.Pool{New: func() any { return &chunkRenderer{users: make(map[uint32][]byte)} }}
+
+// renderChunk renders the events of the CampaignChunk entry v, stored at seq first, whose seqs lie
+// in [from, to): it calls emit, in seq order, for each event keep takes, and returns the first seq
+// it did not cover: to (or the entry's end), or the seq after an event for which emit returned
+// false (the caller's batch is full). emit must copy what it keeps of ev.
+func (e *Engine) renderChunk(first uint64, v []byte, from, to uint64, keep outbox.Filter, emit func(seq uint64, ev *storage.OutboxEvent) bool) (uint64, error) {
+	r := chunkRendererPool.Get().(*chunkRenderer)
+	defer func() {
+		clear(r.users)
+		clear(r.receivers)
+		chunkRendererPool.Put(r)
+	}()
+	c := &r.chunk
+	if err := c.Unmarshal(v); err != nil {
+		return to, err
+	}
+	rd := e.db.NewRecordReader()
+	defer rd.Close()
+	sender, err := r.userJSON(e, rd, c.Sender)
+	if err != nil {
+		return to, err
+	}
+	seq := first
+	for i := range c.Items {
+		it := &c.Items[i]
+		n := uint64(1)
+		if it.Created {
+			n = 2
+		}
+		if seq+n <= from {
+			seq += n
+			continue
+		}
+		if seq >= to {
+			return seq, nil
+		}
+		wantCreated := it.Created && seq >= from && keep("channel.created", c.SkipWebhook, true)
+		newSeq := seq + n - 1
+		wantNew := newSeq < to && keep("message.new", c.SkipWebhook, c.SkipPush)
+		if !wantCreated && !wantNew {
+			seq += n
+			continue
+		}
+		if err := r.load(e, rd, it); err != nil {
+			return seq, err
+		}
+		cid := e.db.Channels.ID(it.Channel)
+		recipient := cid
+		if !c.Channels {
+			recipient = e.db.Users.ID(it.User)
+		}
+		if it.Created {
+			if err := r.createdChannel(e, rd, it, cid, sender); err != nil {
+				return seq, err
+			}
+		} else if err := r.existingChannel(e, rd, it, cid); err != nil {
+			return seq, err
+		}
+		if wantCreated {
+			ch := r.ch
+			ch.MessageCount, ch.LastMessageAt, ch.NextSeq = 0, 0, 1
+			r.body = appendChannelCreatedJSON(r.body[:0], &ch, sender, r.members, c.CreatedAt)
+			ev := storage.OutboxEvent{
+				ID: derivedID(c.CampaignID, "channel.created", recipient), Type: "channel.created", Key: cid,
+				SkipWebhook: c.SkipWebhook, SkipPush: true, JSON: r.body,
+			}
+			if !emit(seq, &ev) {
+				return seq + 1, nil
+			}
+		}
+		if wantNew {
+			r.body = appendMessageNewJSON(r.body[:0], &r.ch, &r.msg, sender, nil, r.members)
+			ev := storage.OutboxEvent{
+				ID: derivedID(c.CampaignID, "message.new", recipient), Type: "message.new", Key: cid,
+				SkipWebhook: c.SkipWebhook, SkipPush: c.SkipPush, Receivers: r.receivers, JSON: r.body,
+			}
+			if !emit(newSeq, &ev) {
+				return newSeq + 1, nil
+			}
+		}
+		seq += n
+	}
+	return seq, nil
+}
+
+// load reads the message of it and, for user audiences, the receiver's UserResponse into r.
+func (r *chunkRenderer) load(e *Engine, rd *storage.RecordReader, it *storage.ChunkItem) error {
+	v, ok := rd.Message(it.Channel, it.Seq)
+	if !ok {
+		return fmt.Errorf("cannot render the events of message %d of channel %d: %w", it.Seq, it.Channel, storage.ErrNotFound)
+	}
+	if err := r.msg.UnmarshalNoCopy(v); err != nil {
+		return fmt.Errorf("cannot render the events of message %d of channel %d: %w", it.Seq, it.Channel, err)
+	}
+	// NB: the message aliases the reader's memory; the next reads are of other keyspaces.
+	r.rcv = r.rcv[:0]
+	if r.chunk.Channels {
+		return nil
+	}
+	if v, ok := rd.User(it.User); ok {
+		if err := r.user.UnmarshalNoCopy(v); err != nil {
+			return fmt.Errorf("cannot read user %d: %w", it.User, err)
+		}
+		r.rcv = AppendUserJSON(r.rcv, &r.user)
+	} else {
+		r.rcv = appendGoneUserJSON(r.rcv, e.db.Users.ID(it.User))
+	}
+	return nil
+}
+
+// createdChannel sets r.ch, r.members and r.receivers for a channel the chunk created.
+func (r *chunkRenderer) createdChannel(e *Engine, rd *storage.RecordReader, it *storage.ChunkItem, cid string, sender []byte) error {
+	c := &r.chunk
+	typ, id, _ := cutCID(cid)
+	r.ch = storage.Channel{
+		Type: typ, ID: id, CreatedBy: c.Sender, Team: c.Team, Custom: c.Custom,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt, MessageCount: 1, LastMessageAt: r.msg.CreatedAt, NextSeq: 2,
+	}
+	r.members = r.members[:0]
+	r.receivers = r.receivers[:0]
+	r.memOrds = r.memOrds[:0]
+	add := func(user uint32, role string, custom, userJSON []byte) {
+		for _, o := range r.memOrds {
+			if o == user {
+				return
+			}
+		}
+		r.memOrds = append(r.memOrds, user)
+		r.ch.MemberCount++
+		if user != c.Sender {
+			r.receivers = append(r.receivers, e.db.Users.ID(user))
+		}
+		if len(r.memOrds) > maxEventMembers {
+			return
+		}
+		if role == "" {
+			role = DefaultChannelRole
+		}
+		r.mem = storage.Member{ChannelRole: role, CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt, Custom: custom}
+		r.appendMember(e.db.Users.ID(user), user == c.Sender, userJSON)
+	}
+	if c.Channels {
+		return fmt.Errorf("cannot render campaign %q: a channel audience created channel %s: %w", c.CampaignID, cid, storage.ErrCorrupt)
+	}
+	add(it.User, "", nil, r.rcv)
+	if c.SenderMember {
+		add(c.Sender, "", nil, sender)
+	}
+	for i := range c.Members {
+		m := &c.Members[i]
+		if m.User == it.User {
+			continue
+		}
+		j, err := r.userJSON(e, rd, m.User)
+		if err != nil {
+			return err
+		}
+		add(m.User, m.Role, m.Custom, j)
+	}
+	r.closeMembers()
+	return nil
+}
+
+// existingChannel sets r.ch, r.members and r.receivers for a channel that existed before the chunk.
+func (r *chunkRenderer) existingChannel(e *Engine, rd *storage.RecordReader, it *storage.ChunkItem, cid string) error {
+	c := &r.chunk
+	if v, ok := rd.Channel(it.Channel); ok {
+		if err := r.ch.UnmarshalNoCopy(v); err != nil {
+			return fmt.Errorf("cannot read channel %s: %w", cid, err)
+		}
+	} else {
+		// NB: a channel deleted since: the event still names it.
+		typ, id, _ := cutCID(cid)
+		r.ch = storage.Channel{Type: typ, ID: id}
+	}
+	r.ch.MemberCount, r.ch.MessageCount = it.MemberCount, it.MessageCount
+	r.members = r.members[:0]
+	r.receivers = r.receivers[:0]
+	listed := 0
+	for _, u := range it.Members {
+		if u != c.Sender {
+			r.receivers = append(r.receivers, e.db.Users.ID(u))
+		}
+		if listed == maxEventMembers {
+			continue
+		}
+		v, ok := rd.Member(it.Channel, u)
+		if !ok {
+			continue // left the channel since
+		}
+		if err := r.mem.Unmarshal(v); err != nil {
+			return fmt.Errorf("cannot read a member of %s: %w", cid, err)
+		}
+		var j []byte
+		if u == it.User && !c.Channels {
+			j = r.rcv
+		} else {
+			var err error
+			if j, err = r.userJSON(e, rd, u); err != nil {
+				return err
+			}
+		}
+		r.appendMember(e.db.Users.ID(u), u == r.ch.CreatedBy, j)
+		listed++
+	}
+	r.closeMembers()
+	return nil
+}
+
+// appendMember appends r.mem, the membership of userID, to the members array being built.
+func (r *chunkRenderer) appendMember(userID string, creator bool, userJSON []byte) {
+	if len(r.members) == 0 {
+		r.members = append(r.members, '[')
+	} else {
+		r.members = append(r.members, ',')
+	}
+	r.members = AppendMemberJSON(r.members, userID, &r.mem, creator, userJSON)
+}
+
+func (r *chunkRenderer) closeMembers() {
+	if len(r.members) > 0 {
+		r.members = append(r.members, ']')
+	}
+}
+
+// userJSON returns the UserResponse of ord, encoded once per render call.
+func (r *chunkRenderer) userJSON(e *Engine, rd *storage.RecordReader, ord uint32) ([]byte, error) {
+	if j, ok := r.users[ord]; ok {
+		return j, nil
+	}
+	var j []byte
+	if v, ok := rd.User(ord); ok {
+		var u storage.User
+		if err := u.UnmarshalNoCopy(v); err != nil {
+			return nil, fmt.Errorf("cannot read user %d: %w", ord, err)
+		}
+		j = AppendUserJSON(nil, &u)
+	} else {
+		j = appendGoneUserJSON(nil, e.db.Users.ID(ord))
+	}
+	r.users[ord] = j
+	return j, nil
+}
