@@ -87,8 +87,15 @@ func (e *Engine) renderChunk(first uint64, v []byte, from, to uint64, keep outbo
 			seq += n
 			continue
 		}
-		if err := r.load(e, rd, it); err != nil {
+		if ok, err := r.load(e, rd, it); err != nil {
 			return seq, err
+		} else if !ok {
+			// NB: the message was removed before its events were delivered: nothing is left to
+			// show; its events are passed over (the chunk's other events are delivered).
+			e.log.Warn("campaign message removed before its events were delivered; skipping them",
+				"campaign", c.CampaignID, "channel", e.db.Channels.ID(it.Channel), "seq", it.Seq)
+			seq += n
+			continue
 		}
 		cid := e.db.Channels.ID(it.Channel)
 		recipient := cid
@@ -129,29 +136,30 @@ func (e *Engine) renderChunk(first uint64, v []byte, from, to uint64, keep outbo
 	return seq, nil
 }
 
-// load reads the message of it and, for user audiences, the receiver's UserResponse into r.
-func (r *chunkRenderer) load(e *Engine, rd *storage.RecordReader, it *storage.ChunkItem) error {
+// load reads the message of it and, for user audiences, the receiver's UserResponse into r. It
+// reports false when the message is gone.
+func (r *chunkRenderer) load(e *Engine, rd *storage.RecordReader, it *storage.ChunkItem) (bool, error) {
 	v, ok := rd.Message(it.Channel, it.Seq)
 	if !ok {
-		return fmt.Errorf("cannot render the events of message %d of channel %d: %w", it.Seq, it.Channel, storage.ErrNotFound)
+		return false, nil
 	}
 	if err := r.msg.UnmarshalNoCopy(v); err != nil {
-		return fmt.Errorf("cannot render the events of message %d of channel %d: %w", it.Seq, it.Channel, err)
+		return false, fmt.Errorf("cannot render the events of message %d of channel %d: %w", it.Seq, it.Channel, err)
 	}
 	// NB: the message aliases the reader's memory; the next reads are of other keyspaces.
 	r.rcv = r.rcv[:0]
 	if r.chunk.Channels {
-		return nil
+		return true, nil
 	}
 	if v, ok := rd.User(it.User); ok {
 		if err := r.user.UnmarshalNoCopy(v); err != nil {
-			return fmt.Errorf("cannot read user %d: %w", it.User, err)
+			return false, fmt.Errorf("cannot read user %d: %w", it.User, err)
 		}
 		r.rcv = AppendUserJSON(r.rcv, &r.user)
 	} else {
 		r.rcv = appendGoneUserJSON(r.rcv, e.db.Users.ID(it.User))
 	}
-	return nil
+	return true, nil
 }
 
 // createdChannel sets r.ch, r.members and r.receivers for a channel the chunk created.
