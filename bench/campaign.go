@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/campaignd/campaignd/engine"
+	"github.com/campaignd/campaignd/engine/outbox"
 	"github.com/campaignd/campaignd/storage"
 )
 
@@ -23,6 +25,9 @@ type CampaignConfig struct {
 	// ExistingChannels pre-creates every recipient's channel (by a first, unmeasured campaign),
 	// so the measured campaign only appends messages.
 	ExistingChannels bool
+	// Delivery turns the Kafka events and push sinks on, against an embedded broker (franz-go's
+	// kfake) in this process, as `campaignd -kafka.embedded` runs it.
+	Delivery bool
 	// Logf receives progress lines; nil = silent.
 	Logf func(format string, args ...any)
 }
@@ -43,20 +48,31 @@ type CampaignResult struct {
 	// obtained from the OS at the end.
 	PeakRSS uint64
 	HeapSys uint64
+	// Delivered is, with Delivery on, how long after the start the broker had acked every event
+	// of the campaign on both topics (the relays' cursors reached the last event).
+	Delivered time.Duration
 }
 
 func (r *CampaignResult) String() string {
-	return fmt.Sprintf("recipients=%d sent=%d channels_created=%d elapsed=%s start=%s sends/s=%.0f cpu=%s sends/cpu-s=%.0f peak_rss=%dMiB heap_sys=%dMiB",
+	s := fmt.Sprintf("recipients=%d sent=%d channels_created=%d elapsed=%s start=%s sends/s=%.0f cpu=%s sends/cpu-s=%.0f peak_rss=%dMiB heap_sys=%dMiB",
 		r.Recipients, r.MessagesSent, r.ChannelsCreated, r.Elapsed.Round(time.Millisecond), r.StartLatency.Round(time.Microsecond),
 		r.SendsPerSec, r.CPU.Round(time.Millisecond), float64(r.MessagesSent)/r.CPU.Seconds(), r.PeakRSS>>20, r.HeapSys>>20)
+	if r.Delivered > 0 {
+		s += fmt.Sprintf(" delivered=%s delivery_ratio=%.3f", r.Delivered.Round(time.Millisecond), r.DeliveryRatio())
+	}
+	return s
 }
+
+// DeliveryRatio is Delivered over Elapsed: 1 when the broker has every event as the last message
+// is committed.
+func (r *CampaignResult) DeliveryRatio() float64 { return r.Delivered.Seconds() / r.Elapsed.Seconds() }
 
 // CampaignEnv is a prepared store: users and segment loaded, channels pre-created if asked.
 type CampaignEnv struct {
-	cfg CampaignConfig
-	DB  *storage.DB
-	E   *engine.Engine
-	n   int
+	cfg    CampaignConfig
+	DB     *storage.DB
+	E      *engine.Engine
+	broker *outbox.Embedded
 }
 
 // PrepareCampaign opens a store in cfg.Dir and loads the workload's users (and channels).
@@ -72,16 +88,35 @@ func PrepareCampaign(cfg CampaignConfig) (*CampaignEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := engine.Open(db, engine.Options{})
-	if err != nil {
+	var (
+		broker *outbox.Embedded
+		eopts  engine.Options
+	)
+	if cfg.Delivery {
+		// NB: with a data directory, as campaignd -kafka.embedded runs it (kfake's in-memory
+		// segments copy on every append).
+		if broker, err = outbox.StartEmbedded(outbox.EmbeddedOptions{Addr: "127.0.0.1:0", Dir: filepath.Join(cfg.Dir, "kafka")}); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+		eopts.Outbox.Brokers = []string{broker.Addr()}
+	}
+	closeAll := func() {
 		_ = db.Close()
+		if broker != nil {
+			broker.Close()
+		}
+	}
+	e, err := engine.Open(db, eopts)
+	if err != nil {
+		closeAll()
 		return nil, err
 	}
 	if err := e.Start(); err != nil {
-		_ = db.Close()
+		closeAll()
 		return nil, err
 	}
-	env := &CampaignEnv{cfg: cfg, DB: db, E: e}
+	env := &CampaignEnv{cfg: cfg, DB: db, E: e, broker: broker}
 	t := time.Now()
 	users := make([]storage.User, 0, 1000)
 	users = append(users, storage.User{ID: "sender", Name: "The Sender"})
@@ -151,6 +186,18 @@ func (env *CampaignEnv) Run(id string) (*CampaignResult, error) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	if env.cfg.Delivery {
+		last := e.OutboxHorizon() - 1
+		for {
+			k, _ := e.OutboxCursor(outbox.SinkKafka)
+			p, _ := e.OutboxCursor(outbox.SinkPush)
+			if k >= last && p >= last {
+				res.Delivered = time.Since(t0)
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	res.SendsPerSec = float64(res.MessagesSent) / res.Elapsed.Seconds()
 	res.CPU = processCPU() - cpu0
 	var ms runtime.MemStats
@@ -164,6 +211,9 @@ func (env *CampaignEnv) Run(id string) (*CampaignResult, error) {
 func (env *CampaignEnv) Close() {
 	env.E.Stop()
 	_ = env.DB.Close()
+	if env.broker != nil {
+		env.broker.Close()
+	}
 }
 
 // RunCampaign prepares cfg and measures one campaign.

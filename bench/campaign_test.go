@@ -28,8 +28,27 @@ func BenchmarkCampaign(b *testing.B) {
 	}
 }
 
+// BenchmarkCampaignDelivery is BenchmarkCampaign's new-channel campaign with the Kafka events and
+// push sinks on, against an embedded broker in the same process: delivery-ratio is how long until
+// the broker acked every event, over the campaign's send time.
+func BenchmarkCampaignDelivery(b *testing.B) {
+	n := 1000000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_CAMPAIGN_RECIPIENTS")); err == nil && v > 0 {
+		n = v
+	}
+	b.Run(fmt.Sprintf("recipients=%d/channels=new", n), func(b *testing.B) {
+		benchmarkCampaignWith(b, CampaignConfig{Recipients: n, Delivery: true})
+	})
+}
+
 func benchmarkCampaign(b *testing.B, n int, existing bool) {
-	env, err := PrepareCampaign(CampaignConfig{Dir: b.TempDir(), Recipients: n, ExistingChannels: existing, Logf: b.Logf})
+	benchmarkCampaignWith(b, CampaignConfig{Recipients: n, ExistingChannels: existing})
+}
+
+func benchmarkCampaignWith(b *testing.B, cfg CampaignConfig) {
+	n := cfg.Recipients
+	cfg.Dir, cfg.Logf = b.TempDir(), b.Logf
+	env, err := PrepareCampaign(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,6 +75,9 @@ func benchmarkCampaign(b *testing.B, n int, existing bool) {
 	b.ReportMetric(sends/cpu, "sends/cpu-s")
 	b.ReportMetric(float64(last.PeakRSS>>20), "peak-rss-MiB")
 	b.ReportMetric(float64(last.StartLatency.Microseconds())/1000, "start-ms")
+	if cfg.Delivery {
+		b.ReportMetric(last.DeliveryRatio(), "delivery-ratio")
+	}
 	b.Logf("%s", last)
 }
 

@@ -23,6 +23,11 @@ type Options struct {
 	// Outbox configures the delivery sinks (Kafka, push, webhook); APIKey, APISecret and Logger
 	// are filled from the fields above. All sinks are off by default.
 	Outbox outbox.Options
+	// MaxDeliveryBacklog is how many committed events the Kafka relays (events and push topics)
+	// may trail behind before a running campaign's fan-out waits between chunks for them, so that
+	// delivery keeps pace with sending (a broker that is down is not waited for; see
+	// outbox.Manager.Backlog). Default: 32768; negative: never wait.
+	MaxDeliveryBacklog int
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -33,7 +38,13 @@ func (o *Options) EnsureDefaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxDeliveryBacklog == 0 {
+		o.MaxDeliveryBacklog = DefaultMaxDeliveryBacklog
+	}
 }
+
+// DefaultMaxDeliveryBacklog is Options.MaxDeliveryBacklog's default: four chunks' events.
+const DefaultMaxDeliveryBacklog = 4 * 2 * FanoutChunkSize
 
 // Engine is campaignd's domain: users, channels, messages, segments, campaigns and the outbox.
 // All exported methods are safe for concurrent use. Create it with Open, call Start once, and

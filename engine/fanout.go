@@ -298,6 +298,9 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 		if ch.err != nil {
 			return ch.err
 		}
+		if err := e.waitDelivery(r, stop); err != nil {
+			return err
+		}
 		if r.stopped.Load() {
 			return errFanoutStopped
 		}
@@ -337,6 +340,26 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 	default:
 	}
 	return e.completeFanout(id, r, &run)
+}
+
+// waitDelivery waits while the Kafka relays trail more than Options.MaxDeliveryBacklog events
+// behind (see outbox.Manager.Backlog). It returns errFanoutStopped when the run is stopped meanwhile.
+func (e *Engine) waitDelivery(r *campaignRun, stop <-chan struct{}) error {
+	m, limit := e.outbox.mgr, e.opts.MaxDeliveryBacklog
+	if m == nil || limit < 0 {
+		return nil
+	}
+	for m.Backlog() > uint64(limit) {
+		if r.stopped.Load() {
+			return errFanoutStopped
+		}
+		select {
+		case <-stop:
+			return errFanoutStopped
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // stopBroken stops campaign id that cannot run because of cause (a client-side problem such as

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -37,8 +38,10 @@ type kafkaSink struct {
 	w        *kafka.Writer
 
 	topicReady bool
-	msgs       []kafka.Message
-	idx        []int // idx[i] is the index in evs of msgs[i]
+	// failing is set while writes to the broker fail (see Manager.Backlog).
+	failing atomic.Bool
+	msgs    []kafka.Message
+	idx     []int // idx[i] is the index in evs of msgs[i]
 }
 
 // maxRecordBytes is the largest record the sink sends: kafka-go's BatchBytes and the brokers'
@@ -164,12 +167,14 @@ func (s *kafkaSink) deliver(ctx context.Context, evs []Event) error {
 		}
 		err := s.w.WriteMessages(ctx, msgs...)
 		if err == nil {
+			s.failing.Store(false)
 			s.met.delivered.Add(len(msgs))
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		s.failing.Store(true)
 		s.met.failed.Inc()
 		s.met.retries.Inc()
 		// Keep only the records whose partition batch failed, in order, and write them again.

@@ -169,6 +169,35 @@ func (m *Manager) Cursor(sinkName string) (uint64, bool) {
 	return 0, false
 }
 
+// stallAfter is how long a relay with a backlog may go without moving its cursor before Backlog
+// takes it for a sink that is down.
+const stallAfter = 5 * time.Second
+
+// Backlog returns how many committed events the slowest working Kafka relay (events or push
+// topic) has not passed yet. A relay whose broker is failing, or that has not moved for
+// stallAfter, is left out: producers that wait for the backlog to shrink (the fan-out) must not
+// wait for an outage, which only delays delivery.
+func (m *Manager) Backlog() uint64 {
+	head := m.src.Horizon() - 1
+	now := time.Now().UnixNano()
+	var worst uint64
+	for _, r := range m.relays {
+		k, ok := r.s.(*kafkaSink)
+		if !ok || k.failing.Load() {
+			continue
+		}
+		c := r.cursor.Load()
+		if c >= head {
+			continue
+		}
+		if now-r.moved.Load() > int64(stallAfter) {
+			continue
+		}
+		worst = max(worst, head-c)
+	}
+	return worst
+}
+
 // Run delivers until stop is closed, then waits for the relays, removes what every sink passed
 // and closes the sinks' connections. Call it once.
 func (m *Manager) Run(stop <-chan struct{}) {
@@ -278,7 +307,9 @@ type relay struct {
 	s      sink
 	met    *sinkMetrics
 	cursor atomic.Uint64 // last seq passed and durably recorded
-	wake   chan struct{}
+	// moved is when the cursor last advanced (unix nanoseconds).
+	moved atomic.Int64
+	wake  chan struct{}
 
 	// bufs are two read buffers: while the sink delivers one, the next batch is read into the
 	// other. next is that prefetched batch, if any.
@@ -297,6 +328,7 @@ type batch struct {
 func newRelay(m *Manager, s sink, cursor uint64) *relay {
 	r := &relay{m: m, s: s, met: metricsFor(s.name()), wake: make(chan struct{}, 1)}
 	r.cursor.Store(cursor)
+	r.moved.Store(time.Now().UnixNano())
 	return r
 }
 
@@ -387,6 +419,7 @@ func (r *relay) step(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	r.cursor.Store(b.last)
+	r.moved.Store(time.Now().UnixNano())
 	if nb != nil && nbErr == nil {
 		r.next = nb
 	}
