@@ -24,7 +24,7 @@ const (
 	MaxCampaignSegments     = 25
 	MaxCampaignUserIDs      = 1000
 	MaxCampaignMembers      = 1000
-	MaxCampaignAttachments  = 30
+	MaxCampaignAttachments  = MaxMessageAttachments
 	MaxCampaignsPerPage     = 100
 	DefaultCampaignsPerPage = 10
 	MaxCampaignUsersPerPage = 1000
@@ -303,19 +303,8 @@ func (e *Engine) validateCampaign(c *storage.Campaign) error {
 	if _, err := CompileTemplate("message_template.text", m.Text, scopes); err != nil {
 		return err
 	}
-	if m.Attachments != nil {
-		var atts []json.RawMessage
-		if err := json.Unmarshal(m.Attachments, &atts); err != nil {
-			return InputError("message_template.attachments", "message_template.attachments must be an array of objects")
-		}
-		if len(atts) > MaxCampaignAttachments {
-			return InputError("message_template.attachments", "message_template.attachments holds %d attachments; the maximum is %d", len(atts), MaxCampaignAttachments)
-		}
-		for i, a := range atts {
-			if len(a) == 0 || a[0] != '{' {
-				return InputError("message_template.attachments", "message_template.attachments[%d] must be an object", i)
-			}
-		}
+	if err := e.checkCampaignLimits(c); err != nil {
+		return err
 	}
 	if c.CreateChannels && c.Audience == storage.AudienceUsers && (!c.HasChannel || c.Channel.Type == "") {
 		return InputError("channel_template.type", "create_channels is true, so channel_template with a type is required, e.g. {\"type\": \"messaging\"}")

@@ -107,6 +107,9 @@ func (e *Engine) GetOrCreateChannel(dst []byte, req *ChannelRequest) ([]byte, er
 	if len(req.Custom) > MaxChannelCustomSize {
 		return dst, InputError("data", "the channel's custom data is %d bytes; the maximum is %d", len(req.Custom), MaxChannelCustomSize)
 	}
+	if err := checkSize("data.team", len(req.Team), MaxIDLength); err != nil {
+		return dst, err
+	}
 	if err := checkPage(&req.Messages.Limit, DefaultMessageLimit, MaxMessageLimit, "messages.limit"); err != nil {
 		return dst, err
 	}
@@ -341,6 +344,9 @@ func (e *Engine) SendMessage(dst []byte, req *SendMessageRequest) ([]byte, error
 	}
 	if len(in.Custom) > MaxChannelCustomSize {
 		return dst, InputError("message", "the message's custom data is %d bytes; the maximum is %d", len(in.Custom), MaxChannelCustomSize)
+	}
+	if err := e.checkMessageInput(in); err != nil {
+		return dst, err
 	}
 	for i, id := range in.MentionedUsers {
 		if err := CheckID(fmt.Sprintf("message.mentioned_users[%d]", i), id); err != nil {

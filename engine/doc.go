@@ -157,7 +157,8 @@
 // same ids. Stop, delete and stop_at are checked between chunks: stop/delete set the run's stopped
 // flag under the campaign lock, and the committer re-checks it under that lock before committing,
 // so no chunk commits after StopCampaign returns. Templates are compiled once per run
-// (template.go: tags normalised, parsed once by fasttemplate, rendered without allocating).
+// (template.go: tags normalised, parsed once by fasttemplate, rendered without allocating;
+// AppendLimit stops a render past MaxMessageLength characters after about 4 bytes per character).
 //
 // # Lock order
 //

@@ -20,6 +20,11 @@ type Options struct {
 	APISecret string
 	// Now returns the current time; tests may replace it. Default: time.Now.
 	Now func() time.Time
+	// MaxMessageLength is the longest message text, in characters (Stream's max_message_length):
+	// SendMessage refuses longer texts (400 code 20) and campaigns whose template cannot render
+	// within it are refused; the fan-out reads it (Engine.MaxMessageLength) to bound renders.
+	// Default: DefaultMaxMessageLength; at most MaxMaxMessageLength.
+	MaxMessageLength int
 	// Outbox configures the delivery sinks (Kafka, push, webhook); APIKey, APISecret and Logger
 	// are filled from the fields above. All sinks are off by default.
 	Outbox outbox.Options
@@ -41,6 +46,17 @@ func (o *Options) EnsureDefaults() {
 	if o.MaxDeliveryBacklog == 0 {
 		o.MaxDeliveryBacklog = DefaultMaxDeliveryBacklog
 	}
+	if o.MaxMessageLength == 0 {
+		o.MaxMessageLength = DefaultMaxMessageLength
+	}
+}
+
+// Validate reports options that cannot work.
+func (o *Options) Validate() error {
+	if o.MaxMessageLength < 1 || o.MaxMessageLength > MaxMaxMessageLength {
+		return fmt.Errorf("engine: MaxMessageLength %d is outside 1..%d", o.MaxMessageLength, MaxMaxMessageLength)
+	}
+	return nil
 }
 
 // DefaultMaxDeliveryBacklog is Options.MaxDeliveryBacklog's default: four chunks' events.
@@ -74,6 +90,9 @@ type Engine struct {
 // Open builds an engine over an open store. It does not start background work; see Start.
 func Open(db *storage.DB, opts Options) (*Engine, error) {
 	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	e := &Engine{
 		opts:       opts,
 		log:        opts.Logger,
@@ -117,6 +136,9 @@ func (e *Engine) DB() *storage.DB { return e.db }
 // process (the store's health, campaignd_storage_*) in Prometheus text format. The process-wide
 // counters are VictoriaMetrics' global set; /metrics writes both.
 func (e *Engine) WritePrometheus(w io.Writer) { e.db.WritePrometheus(w) }
+
+// MaxMessageLength returns the longest message text accepted, in characters (Options).
+func (e *Engine) MaxMessageLength() int { return e.opts.MaxMessageLength }
 
 // Now returns the engine's clock.
 func (e *Engine) Now() time.Time { return e.opts.Now() }

@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/valyala/fasttemplate"
 
@@ -31,10 +33,11 @@ const MaxTemplateLength = 64 << 10
 // The source is normalised (spaces trimmed from tags) and parsed once by fasttemplate; Append never
 // parses again. A Template is immutable and safe for concurrent use.
 type Template struct {
-	src   string
-	ft    *fasttemplate.Template // nil when the source has no tags
-	refs  map[string]tagRef      // normalised tag -> what it reads
-	scope int                    // union of the scopes used
+	src     string
+	ft      *fasttemplate.Template // nil when the source has no tags
+	refs    map[string]tagRef      // normalised tag -> what it reads
+	scope   int                    // union of the scopes used
+	literal int                    // characters outside the tags
 }
 
 type tagRef struct {
@@ -63,6 +66,7 @@ func CompileTemplate(field, src string, allowed int) (*Template, error) {
 		i := strings.Index(rest, "{{")
 		if i < 0 {
 			norm.WriteString(rest)
+			t.literal += utf8.RuneCountInString(rest)
 			break
 		}
 		j := strings.Index(rest[i+2:], "}}")
@@ -81,6 +85,7 @@ func CompileTemplate(field, src string, allowed int) (*Template, error) {
 		t.refs[inner] = ref
 		t.scope |= ref.scope
 		norm.WriteString(rest[:i])
+		t.literal += utf8.RuneCountInString(rest[:i])
 		norm.WriteString("{{")
 		norm.WriteString(inner)
 		norm.WriteString("}}")
@@ -133,6 +138,9 @@ func parseTag(field, inner string, allowed int) (tagRef, error) {
 // Source returns the template as given.
 func (t *Template) Source() string { return t.src }
 
+// LiteralLength returns the number of characters outside the tags: the shortest render.
+func (t *Template) LiteralLength() int { return t.literal }
+
 // Uses reports whether the template reads any of the given scopes.
 func (t *Template) Uses(scope int) bool { return t.scope&scope != 0 }
 
@@ -150,6 +158,31 @@ func (t *Template) Append(dst []byte, v *TemplateVars) []byte {
 	return dst
 }
 
+// AppendLimit is Append for a render that must not exceed maxChars characters (runes): it returns
+// dst with the text appended and true, or, as soon as the text is known to be longer, dst as given
+// and false. The work and memory of a render that is too long are bounded by about 4×maxChars
+// bytes (plus one tag's value), whatever the template and the data.
+func (t *Template) AppendLimit(dst []byte, v *TemplateVars, maxChars int) ([]byte, bool) {
+	start := len(dst)
+	if t.ft == nil {
+		if utf8.RuneCountInString(t.src) > maxChars {
+			return dst, false
+		}
+		return append(dst, t.src...), true
+	}
+	w := getRenderWriter()
+	// NB: a character is 1 to 4 bytes (an invalid byte counts as one character), so past
+	// 4×maxChars bytes the text surely has more than maxChars characters.
+	w.b, w.t, w.v, w.limit = dst, t, v, start+4*maxChars
+	_, err := t.ft.ExecuteFunc(w, w.tagFn)
+	dst = w.b
+	putRenderWriter(w)
+	if err != nil || utf8.RuneCount(dst[start:]) > maxChars {
+		return dst[:start], false
+	}
+	return dst, true
+}
+
 // Render is Append into a new string.
 func (t *Template) Render(v *TemplateVars) string {
 	if t.ft == nil {
@@ -164,8 +197,12 @@ type renderWriter struct {
 	b     []byte
 	t     *Template
 	v     *TemplateVars
+	limit int // len(b) past which the render stops with errRenderTooLong; < 0 = none
 	tagFn fasttemplate.TagFunc
 }
+
+// errRenderTooLong stops a render that passed its limit.
+var errRenderTooLong = errors.New("engine: rendered text is too long")
 
 var renderWriterPool sync.Pool
 
@@ -173,17 +210,20 @@ func getRenderWriter() *renderWriter {
 	if v := renderWriterPool.Get(); v != nil {
 		return v.(*renderWriter)
 	}
-	w := &renderWriter{}
+	w := &renderWriter{limit: -1}
 	w.tagFn = w.tag
 	return w
 }
 
 func putRenderWriter(w *renderWriter) {
-	w.b, w.t, w.v = nil, nil, nil
+	w.b, w.t, w.v, w.limit = nil, nil, nil, -1
 	renderWriterPool.Put(w)
 }
 
 func (w *renderWriter) Write(p []byte) (int, error) {
+	if w.limit >= 0 && len(w.b)+len(p) > w.limit {
+		return 0, errRenderTooLong
+	}
 	w.b = append(w.b, p...)
 	return len(p), nil
 }
@@ -217,6 +257,9 @@ func (w *renderWriter) tag(_ io.Writer, tag string) (int, error) {
 		// null renders as nothing.
 	default:
 		w.b = append(w.b, raw...)
+	}
+	if w.limit >= 0 && len(w.b) > w.limit {
+		return len(w.b) - n, errRenderTooLong
 	}
 	return len(w.b) - n, nil
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestTemplateRender(t *testing.T) {
@@ -128,5 +129,85 @@ func FuzzCompileTemplate(f *testing.F) {
 		if !strings.Contains(src, "{{") && out != src {
 			t.Fatalf("a template without tags must render as is; got %q; want %q", out, src)
 		}
+		if n := utf8.RuneCountInString(out); n < tpl.LiteralLength() {
+			t.Fatalf("render %q has %d characters, fewer than the literal length %d", out, n, tpl.LiteralLength())
+		}
+		for _, max := range []int{0, 3, 20} {
+			got, ok := tpl.AppendLimit([]byte("x"), vars, max)
+			if want := utf8.RuneCountInString(out) <= max; ok != want {
+				t.Fatalf("AppendLimit(%d) of %q reported %v; the render has %d characters", max, src, ok, utf8.RuneCountInString(out))
+			}
+			if want := "x"; ok {
+				want += out
+				if string(got) != want {
+					t.Fatalf("AppendLimit(%d) of %q; got %q; want %q", max, src, got, want)
+				}
+			} else if string(got) != want {
+				t.Fatalf("a refused AppendLimit(%d) of %q left %q; want %q", max, src, got, want)
+			}
+		}
 	})
+}
+
+// TestTemplateAppendLimit: a render longer than the limit is refused with bounded work and memory,
+// whatever the template and the data (a 17 KB template of receiver tags over a 100 KB name
+// rendered 100 MB texts before); a render within it is Append's.
+func TestTemplateAppendLimit(t *testing.T) {
+	name := strings.Repeat("n", 100<<10)
+	vars := &TemplateVars{Receiver: []byte(`{"id":"u1","name":"` + name + `","e":"éé"}`)}
+	f := func(src string, max int, wantOK bool) {
+		t.Helper()
+		tpl, err := CompileTemplate("message_template.text", src, ScopeSender|ScopeReceiver|ScopeChannel)
+		if err != nil {
+			t.Fatalf("cannot compile %q: %s", src, err)
+		}
+		dst := make([]byte, 2, 64)
+		got, ok := tpl.AppendLimit(dst, vars, max)
+		if ok != wantOK {
+			t.Fatalf("unexpected ok for %.40q, max %d; got %v; want %v", src, max, ok, wantOK)
+		}
+		if !ok {
+			if len(got) != 2 {
+				t.Fatalf("a refused render left %d bytes; want the 2 given", len(got))
+			}
+			// Work and memory: the buffer grew to hold at most 4×max bytes plus one tag's value
+			// (twice that with append's growth), not the whole render.
+			if cap(got) > 2*(4*max+len(name)) && cap(got) > 64 {
+				t.Fatalf("a refused render of %.40q grew the buffer to %d bytes", src, cap(got))
+			}
+			return
+		}
+		if want := string(tpl.Append(dst[:2], vars)); string(got) != want {
+			t.Fatalf("AppendLimit differs from Append; got %.60q; want %.60q", got, want)
+		}
+	}
+	f("hello", 5, true)
+	f("hello", 4, false)
+	f("{{receiver.e}}!", 3, true) // 3 characters, 5 bytes
+	f("{{receiver.e}}!", 2, false)
+	f("ééééé", 5, true)
+	f("{{receiver.id}}", 0, false)
+	f("{{receiver.nope}}", 0, true)
+	f("Hi {{receiver.name}}", 5000, false)
+	f(strings.Repeat("{{receiver.name}}", 1000), 5000, false) // 17 KB template, 100 MB render
+	f(strings.Repeat("{{ receiver.id }}", 1000), 2000, true)
+	f(strings.Repeat("{{ receiver.id }}", 1000), 1999, false)
+}
+
+func TestTemplateLiteralLength(t *testing.T) {
+	f := func(src string, want int) {
+		t.Helper()
+		tpl, err := CompileTemplate("message_template.text", src, ScopeSender|ScopeReceiver|ScopeChannel)
+		if err != nil {
+			t.Fatalf("cannot compile %q: %s", src, err)
+		}
+		if got := tpl.LiteralLength(); got != want {
+			t.Fatalf("unexpected literal length of %q; got %d; want %d", src, got, want)
+		}
+	}
+	f("", 0)
+	f("héllo", 5)
+	f("{{receiver.name}}", 0)
+	f("Hi {{ receiver.name }}, from {{sender.id}}!", 11)
+	f("} {{ receiver.id }} {", 4)
 }

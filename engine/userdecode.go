@@ -244,6 +244,9 @@ func (d *UserDecoder) setField(u *storage.User, bit uint32, name string, v *fast
 			return d.typeError(name, "a string", v)
 		}
 		b := v.GetStringBytes()
+		if max := userStringMax(bit); len(b) > max {
+			return InputError(name, "user %q: %s is %d bytes long; the maximum is %d", d.path, name, len(b), max)
+		}
 		var s string
 		if bit == ufRole && string(b) == DefaultUserRole {
 			s = DefaultUserRole
@@ -276,6 +279,9 @@ func (d *UserDecoder) setField(u *storage.User, bit uint32, name string, v *fast
 			tb := tv.GetStringBytes()
 			if len(tb) == 0 {
 				return InputError(name, "user %q: field %q holds an empty team name", d.path, name)
+			}
+			if len(tb) > MaxIDLength {
+				return InputError(name, "user %q: field %q holds a team name of %d bytes; the maximum is %d", d.path, name, len(tb), MaxIDLength)
 			}
 			d.teams = append(d.teams, d.str(tb))
 		}
@@ -316,6 +322,14 @@ func (d *UserDecoder) setField(u *storage.User, bit uint32, name string, v *fast
 		panic(fmt.Sprintf("BUG: unknown user field bit %d", bit))
 	}
 	return nil
+}
+
+// userStringMax is the longest value of the string field bit, in bytes.
+func userStringMax(bit uint32) int {
+	if bit == ufName || bit == ufImage {
+		return MaxUserTextSize
+	}
+	return MaxIDLength
 }
 
 func (d *UserDecoder) typeError(name, want string, v *fastjson.Value) error {

@@ -292,7 +292,7 @@ func validateUser(u *storage.User) error {
 			return InputError("teams", "user %q has an empty team name", u.ID)
 		}
 	}
-	return nil
+	return checkUserLimits(u)
 }
 
 // putUsers interns ids (ids[i] is users[i].ID, owned by the caller: the interner keeps new ones),

@@ -40,18 +40,27 @@ func mustStartTestServer(t *testing.T) *testServer {
 
 func mustStartTestServerAt(t *testing.T, dir string) *testServer {
 	t.Helper()
+	return mustStartTestServerWith(t, dir, engine.Options{}, Options{MaxBodySize: 1 << 20})
+}
+
+// mustStartTestServerWith starts a server over the store in dir with eo and so (keys, listen
+// address and a zero MaxBodySize's default filled in); it stops on cleanup.
+func mustStartTestServerWith(t *testing.T, dir string, eo engine.Options, so Options) *testServer {
+	t.Helper()
 	db, err := storage.Open(storage.Options{Path: dir})
 	if err != nil {
 		t.Fatalf("cannot open storage: %s", err)
 	}
-	e, err := engine.Open(db, engine.Options{APIKey: testKey, APISecret: testSecret})
+	eo.APIKey, eo.APISecret = testKey, testSecret
+	e, err := engine.Open(db, eo)
 	if err != nil {
 		t.Fatalf("cannot open engine: %s", err)
 	}
 	if err := e.Start(); err != nil {
 		t.Fatalf("cannot start engine: %s", err)
 	}
-	srv, err := New(e, Options{ListenAddr: "127.0.0.1:0", APIKey: testKey, APISecret: testSecret, MaxBodySize: 1 << 20})
+	so.ListenAddr, so.APIKey, so.APISecret = "127.0.0.1:0", testKey, testSecret
+	srv, err := New(e, so)
 	if err != nil {
 		t.Fatalf("cannot create server: %s", err)
 	}

@@ -28,6 +28,7 @@ var (
 	apiSecret       = flag.String("apiSecret", "", "API secret that signs JWTs and webhooks (env CAMPAIGND_API_SECRET)")
 	maxBodySize     = flag.Int("http.maxBodySize", 16<<20, "largest accepted request body in bytes, except the streamed bulk import")
 	logLevel        = flag.String("loglevel", "INFO", "log level: DEBUG, INFO, WARN or ERROR")
+	maxMessageLen   = flag.Int("message.maxLength", engine.DefaultMaxMessageLength, "longest message text in characters (Stream's max_message_length), 1 to 20000: longer messages are refused (400 code 20), and so are campaign templates whose text outside the tags is longer")
 
 	kafkaBrokers       = flag.String("kafka.brokers", "", "comma-separated Kafka bootstrap addresses (host:port); empty turns the Kafka and push sinks off")
 	kafkaTopic         = flag.String("kafka.topic", "campaignd.events", "Kafka topic receiving every event")
@@ -95,7 +96,7 @@ func run(log *slog.Logger) error {
 	}
 	log.Info("opened storage", "path", *storageDataPath, "users", db.Users.Max(), "channels", db.Channels.Max(), "took", time.Since(start))
 
-	eng, err := engine.Open(db, engine.Options{Logger: log, APIKey: key, APISecret: secret, Outbox: outbox.Options{
+	eng, err := engine.Open(db, engine.Options{Logger: log, APIKey: key, APISecret: secret, MaxMessageLength: *maxMessageLen, Outbox: outbox.Options{
 		Brokers: brokers, Topic: *kafkaTopic, PushTopic: *kafkaPushTopic, KafkaCompression: *kafkaCompression,
 		WebhookURL: *webhookURL, WebhookMaxAttempts: *webhookMaxAttempts, WebhookMaxHold: *webhookMaxHold, WebhookTimeout: *webhookTimeout, WebhookConcurrency: *webhookConcurrency,
 	}})
