@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -351,7 +350,9 @@ type Campaign struct {
 	Run storage.CampaignRun
 }
 
-// Field implements filter.Doc over CampaignSchema.
+func (c *Campaign) queryID() string { return c.ID }
+
+// Field implements filter.Doc over filter.CampaignSchema.
 func (c *Campaign) Field(name string) (filter.Value, bool) {
 	switch name {
 	case "id":
@@ -659,25 +660,19 @@ func (e *Engine) DeleteCampaign(id string) error {
 	return nil
 }
 
-// QueryCampaignsOptions is POST /campaigns/query.
-type QueryCampaignsOptions struct {
-	Filter    *filter.Filter
-	Sort      []filter.SortField
-	Limit     int
+// CampaignsPage is one page of QueryCampaigns.
+type CampaignsPage struct {
+	Campaigns []*Campaign
 	Next      string
 	Prev      string
-	UserLimit int
 }
 
-// QueryCampaigns returns the campaigns matching opts.Filter in opts.Sort order (default: created_at
-// descending, then id), one page of at most opts.Limit, with opaque next/prev cursors.
-func (e *Engine) QueryCampaigns(opts *QueryCampaignsOptions) (page []*Campaign, next, prev string, err error) {
-	limit := opts.Limit
-	if limit <= 0 {
-		limit = DefaultCampaignsPerPage
-	}
-	if limit > MaxCampaignsPerPage {
-		return nil, "", "", InputError("limit", "limit is %d; the maximum is %d", limit, MaxCampaignsPerPage)
+// QueryCampaigns returns one page of the campaigns matching q.Filter in q.Sort order (default:
+// created_at descending), ties broken by id, each with its progress.
+func (e *Engine) QueryCampaigns(q *QueryParams) (*CampaignsPage, error) {
+	rq, err := parseRecordQuery(q, filter.CampaignSchema, DefaultCampaignsPerPage, MaxCampaignsPerPage)
+	if err != nil {
+		return nil, err
 	}
 	var all []*Campaign
 	lower := []byte{storage.PrefixCampaign}
@@ -686,45 +681,23 @@ func (e *Engine) QueryCampaigns(opts *QueryCampaignsOptions) (page []*Campaign, 
 		c := &Campaign{}
 		if err := c.Campaign.Unmarshal(it.Value()); err != nil {
 			_ = it.Close()
-			return nil, "", "", fmt.Errorf("cannot read campaign %q: %w", it.Key()[1:], err)
+			return nil, fmt.Errorf("cannot read campaign %q: %w", it.Key()[1:], err)
 		}
-		if opts.Filter.Match(c) {
+		if rq.filter.Match(c) {
 			all = append(all, c)
 		}
 	}
 	if err := it.Close(); err != nil {
-		return nil, "", "", err
+		return nil, err
 	}
-	slices.SortStableFunc(all, func(a, b *Campaign) int {
-		if len(opts.Sort) > 0 {
-			if r := filter.Compare(a, b, opts.Sort); r != 0 {
-				return r
-			}
-		} else if a.CreatedAt != b.CreatedAt {
-			if a.CreatedAt > b.CreatedAt {
-				return -1
-			}
-			return 1
-		}
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
-	start, end, next, prev, err := pageBounds(len(all), limit, opts.Next, opts.Prev)
-	if err != nil {
-		return nil, "", "", err
-	}
-	page = all[start:end]
-	for _, c := range page {
+	page := &CampaignsPage{}
+	page.Campaigns, page.Next, page.Prev = pageOf(rq, all)
+	for _, c := range page.Campaigns {
 		if err := e.loadRun(c); err != nil {
-			return nil, "", "", err
+			return nil, err
 		}
 	}
-	return page, next, prev, nil
+	return page, nil
 }
 
 func (e *Engine) loadRun(c *Campaign) error {
@@ -739,47 +712,6 @@ func (e *Engine) loadRun(c *Campaign) error {
 	return c.Run.Unmarshal(v)
 }
 
-// pageBounds turns offset cursors into [start, end) of n items and the neighbour cursors.
-// Cursors are opaque to clients: base64 of "o<offset>".
-func pageBounds(n, limit int, next, prev string) (start, end int, nextCur, prevCur string, err error) {
-	switch {
-	case next != "" && prev != "":
-		return 0, 0, "", "", InputError("next", "give next or prev, not both")
-	case next != "":
-		start, err = decodeCursor("next", next)
-	case prev != "":
-		var off int
-		off, err = decodeCursor("prev", prev)
-		start = off
-	}
-	if err != nil {
-		return 0, 0, "", "", err
-	}
-	start = min(start, n)
-	end = min(start+limit, n)
-	if end < n {
-		nextCur = encodeCursor(end)
-	}
-	if start > 0 {
-		prevCur = encodeCursor(max(0, start-limit))
-	}
-	return start, end, nextCur, prevCur, nil
-}
-
-func encodeCursor(off int) string {
-	return base64.RawURLEncoding.EncodeToString(strconv.AppendInt([]byte{'o'}, int64(off), 10))
-}
-
-func decodeCursor(field, s string) (int, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil && len(b) > 1 && b[0] == 'o' {
-		if off, err := strconv.Atoi(string(b[1:])); err == nil && off >= 0 {
-			return off, nil
-		}
-	}
-	return 0, InputError(field, "%s is not a cursor this server returned; pass the next/prev value of the previous page", field)
-}
-
 // CampaignUsersPage returns up to limit target users of c (its user_ids, or its frozen audience
 // once started) after the cursor, as UserResponse JSON objects, with the neighbour cursors.
 func (e *Engine) CampaignUsersPage(c *Campaign, limit int, next, prev string) (users [][]byte, nextCur, prevCur string, err error) {
@@ -788,6 +720,10 @@ func (e *Engine) CampaignUsersPage(c *Campaign, limit int, next, prev string) (u
 	}
 	if limit == 0 {
 		return nil, "", "", nil
+	}
+	off, err := parseOffset(next, prev)
+	if err != nil {
+		return nil, "", "", err
 	}
 	var ords []uint32
 	switch {
@@ -798,10 +734,7 @@ func (e *Engine) CampaignUsersPage(c *Campaign, limit int, next, prev string) (u
 		if err != nil {
 			return nil, "", "", err
 		}
-		start, end, nextCur, prevCur, err := pageBounds(int(aud.Cardinality()), limit, next, prev)
-		if err != nil {
-			return nil, "", "", err
-		}
+		start, end, nextCur, prevCur := pageBounds(int(aud.Cardinality()), off, limit)
 		pos := 0
 		errDone := errors.New("done")
 		err = aud.ForEachChunk(FanoutChunkSize, func(chunk []uint32) error {
@@ -834,10 +767,7 @@ func (e *Engine) CampaignUsersPage(c *Campaign, limit int, next, prev string) (u
 	default:
 		return nil, "", "", nil
 	}
-	start, end, nextCur, prevCur, err := pageBounds(len(ords), limit, next, prev)
-	if err != nil {
-		return nil, "", "", err
-	}
+	start, end, nextCur, prevCur := pageBounds(len(ords), off, limit)
 	users, err = e.usersJSON(ords[start:end])
 	return users, nextCur, prevCur, err
 }

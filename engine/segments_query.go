@@ -6,33 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/campaignd/campaignd/engine/filter"
 	"github.com/campaignd/campaignd/storage"
 )
-
-// QueryParams is the body of POST /segments/query and POST /segments/{id}/targets/query.
-// The OpenAPI spells Filter/Sort with capitals; encoding/json matches keys case-insensitively,
-// so both spellings decode.
-type QueryParams struct {
-	Filter json.RawMessage `json:"filter"`
-	Sort   json.RawMessage `json:"sort"`
-	Limit  *int            `json:"limit"`
-	Next   string          `json:"next"`
-	Prev   string          `json:"prev"`
-}
-
-func (q *QueryParams) limit(def, max int) (int, error) {
-	if q.Limit == nil || *q.Limit == 0 {
-		return def, nil
-	}
-	if *q.Limit < 0 || *q.Limit > max {
-		return 0, InputError("limit", "limit must be between 1 and %d, not %d", max, *q.Limit)
-	}
-	return *q.Limit, nil
-}
 
 // SegmentTarget is one target of a static segment.
 type SegmentTarget struct {
@@ -164,8 +141,8 @@ func (e *Engine) QuerySegmentTargets(id string, q *QueryParams) (*TargetsPage, e
 	if err != nil {
 		return nil, err
 	}
-	if q.Next != "" && q.Prev != "" {
-		return nil, InputError("next", "pass either next or prev, not both")
+	if err := q.checkPageCursors(); err != nil {
+		return nil, err
 	}
 	var tb targetBounds
 	pushTargetBounds(q.Filter, &tb)
@@ -347,26 +324,26 @@ func AppendSegmentTargetJSON(dst []byte, segmentID string, t *SegmentTarget) []b
 	return append(dst, '}')
 }
 
-// segmentDoc is a segment as a filter.Doc for SegmentSchema.
-type segmentDoc Segment
-
-func (d *segmentDoc) Field(name string) (filter.Value, bool) {
+// Field implements filter.Doc over filter.SegmentSchema.
+func (s *Segment) Field(name string) (filter.Value, bool) {
 	switch name {
 	case "id":
-		return filter.StringValue(d.ID), true
+		return filter.StringValue(s.ID), true
 	case "name":
-		return filter.StringValue(d.Name), true
+		return filter.StringValue(s.Name), true
 	case "type":
-		return filter.StringValue(d.Type), true
+		return filter.StringValue(s.Type), true
 	case "all_users":
-		return filter.BoolValue(d.AllUsers), true
+		return filter.BoolValue(s.AllUsers), true
 	case "created_at":
-		return filter.TimeValue(d.CreatedAt), true
+		return filter.TimeValue(s.CreatedAt), true
 	case "updated_at":
-		return filter.TimeValue(d.UpdatedAt), true
+		return filter.TimeValue(s.UpdatedAt), true
 	}
 	return filter.Value{}, false
 }
+
+func (s *Segment) queryID() string { return s.ID }
 
 // SegmentsPage is one page of QuerySegments.
 type SegmentsPage struct {
@@ -375,67 +352,25 @@ type SegmentsPage struct {
 	Prev     string
 }
 
-// Segment cursors: base64url of "o<offset>". Segments are few (thousands), so a query matches
-// and sorts them all and pages by offset.
-
-func encodeOffsetCursor(off int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("o" + strconv.Itoa(off)))
-}
-
-func decodeOffsetCursor(field, c string) (int, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err == nil && len(b) > 1 && b[0] == 'o' {
-		if off, err := strconv.Atoi(string(b[1:])); err == nil && off >= 0 {
-			return off, nil
-		}
-	}
-	return 0, InputError(field, "%s is not a cursor returned by this query; pass the %s value of the previous reply unchanged", field, field)
-}
-
 // QuerySegments returns one page of the live (not deleted) segments matching q.Filter (fields id,
 // name, type, all_users, created_at, updated_at), sorted by q.Sort (default: created_at
 // descending), ties broken by id.
 func (e *Engine) QuerySegments(q *QueryParams) (*SegmentsPage, error) {
-	f, err := filter.Compile(q.Filter, filter.SegmentSchema)
-	if err != nil {
-		return nil, filterInputError("filter", err)
-	}
-	sorts, err := filter.ParseSort(q.Sort, filter.SegmentSchema)
-	if err != nil {
-		return nil, filterInputError("sort", err)
-	}
-	if len(sorts) == 0 {
-		sorts = []filter.SortField{{Field: "created_at", Source: "created_at", Kind: filter.KindTime, Direction: -1}}
-	}
-	limit, err := q.limit(DefaultSegmentsQueryLimit, MaxSegmentsQueryLimit)
+	rq, err := parseRecordQuery(q, filter.SegmentSchema, DefaultSegmentsQueryLimit, MaxSegmentsQueryLimit)
 	if err != nil {
 		return nil, err
 	}
-	if q.Next != "" && q.Prev != "" {
-		return nil, InputError("next", "pass either next or prev, not both")
-	}
-	off := 0
-	if q.Next != "" {
-		if off, err = decodeOffsetCursor("next", q.Next); err != nil {
-			return nil, err
-		}
-	} else if q.Prev != "" {
-		if off, err = decodeOffsetCursor("prev", q.Prev); err != nil {
-			return nil, err
-		}
-	}
-
 	var all []*Segment
 	consider := func(s *storage.Segment) {
 		if s.DeletedAt != 0 {
 			return
 		}
 		seg := &Segment{Segment: *s}
-		if f.Match((*segmentDoc)(seg)) {
+		if rq.filter.Match(seg) {
 			all = append(all, seg)
 		}
 	}
-	if ids, ok := f.IDs("id"); ok {
+	if ids, ok := rq.filter.IDs("id"); ok {
 		for _, id := range ids {
 			s, found, err := readSegment(e.db, id)
 			if err != nil {
@@ -461,24 +396,8 @@ func (e *Engine) QuerySegments(q *QueryParams) (*SegmentsPage, error) {
 			return nil, fmt.Errorf("cannot query segments: %w", err)
 		}
 	}
-	slices.SortFunc(all, func(a, b *Segment) int {
-		if c := filter.Compare((*segmentDoc)(a), (*segmentDoc)(b), sorts); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
 	page := &SegmentsPage{}
-	if off > len(all) {
-		off = len(all)
-	}
-	end := min(off+limit, len(all))
-	page.Segments = all[off:end]
-	if end < len(all) {
-		page.Next = encodeOffsetCursor(end)
-	}
-	if off > 0 {
-		page.Prev = encodeOffsetCursor(max(0, off-limit))
-	}
+	page.Segments, page.Next, page.Prev = pageOf(rq, all)
 	for _, s := range page.Segments {
 		if s.Locked, err = e.segmentLocked(e.db, s.ID); err != nil {
 			return nil, err

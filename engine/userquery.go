@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/campaignd/campaignd/engine/filter"
 	"github.com/campaignd/campaignd/storage"
@@ -98,19 +97,6 @@ func kindName(goType string) string {
 		return "a boolean"
 	}
 	return goType
-}
-
-// filterInputError turns a filter.Error into a code-4 error naming the field.
-func filterInputError(param string, err error) error {
-	var fe *filter.Error
-	if errors.As(err, &fe) {
-		field := fe.Field
-		if field == "" {
-			field = param
-		}
-		return InputError(field, "invalid %s: %s", param, strings.TrimPrefix(fe.Error(), "filter: "))
-	}
-	return InputError(param, "invalid %s: %s", param, err)
 }
 
 // QueryUsers returns the live users matching q, in q's order, after skipping q.Offset, at most

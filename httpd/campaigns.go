@@ -1,11 +1,9 @@
 package httpd
 
 import (
-	"encoding/json"
 	"strconv"
 
 	"github.com/campaignd/campaignd/engine"
-	"github.com/campaignd/campaignd/engine/filter"
 )
 
 // Campaign endpoints (wire spec §6). Replies wrap the campaign as {campaign, users: {next?, prev?}}.
@@ -80,34 +78,17 @@ func (s *Server) deleteCampaign(c *call) error {
 	return c.reply(200, []byte("{}"))
 }
 
+// queryCampaignsRequest is the body of POST /campaigns/query: a query, and the size of each
+// campaign's users page.
 type queryCampaignsRequest struct {
-	Filter    json.RawMessage `json:"filter"`
-	Sort      json.RawMessage `json:"sort"`
-	Limit     *int            `json:"limit"`
-	Next      string          `json:"next"`
-	Prev      string          `json:"prev"`
-	UserLimit *int            `json:"user_limit"`
+	engine.QueryParams
+	UserLimit *int `json:"user_limit"`
 }
 
 func (s *Server) queryCampaigns(c *call) error {
 	var req queryCampaignsRequest
 	if err := decodeJSON(c.Body(), &req); err != nil {
 		return err
-	}
-	f, err := filter.Compile(req.Filter, filter.CampaignSchema)
-	if err != nil {
-		return filterInputError("filter", err)
-	}
-	sort, err := filter.ParseSort(req.Sort, filter.CampaignSchema)
-	if err != nil {
-		return filterInputError("sort", err)
-	}
-	opts := engine.QueryCampaignsOptions{Filter: f, Sort: sort, Next: req.Next, Prev: req.Prev}
-	if req.Limit != nil {
-		if *req.Limit < 0 || *req.Limit > engine.MaxCampaignsPerPage {
-			return engine.InputError("limit", "limit is %d; use 1 to %d", *req.Limit, engine.MaxCampaignsPerPage)
-		}
-		opts.Limit = *req.Limit
 	}
 	userLimit := 0
 	if req.UserLimit != nil {
@@ -116,12 +97,12 @@ func (s *Server) queryCampaigns(c *call) error {
 		}
 		userLimit = *req.UserLimit
 	}
-	page, next, prev, err := s.e.QueryCampaigns(&opts)
+	page, err := s.e.QueryCampaigns(&req.QueryParams)
 	if err != nil {
 		return err
 	}
 	b := append([]byte(nil), `{"campaigns":[`...)
-	for i, camp := range page {
+	for i, camp := range page.Campaigns {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -132,17 +113,9 @@ func (s *Server) queryCampaigns(c *call) error {
 		b = s.e.AppendCampaignJSON(b, camp, users)
 	}
 	b = append(b, ']')
-	b = appendCursors(b, next, prev)
+	b = appendCursors(b, page.Next, page.Prev)
 	b = append(b, '}')
 	return c.reply(201, b)
-}
-
-// filterInputError turns a filter.Error into a code-4 error naming field.
-func filterInputError(field string, err error) error {
-	if fe, ok := err.(*filter.Error); ok {
-		return engine.InputError(field, "%s", fe.Error())
-	}
-	return engine.InputError(field, "invalid %s: %s", field, err)
 }
 
 // replyCampaign answers {campaign, users: {next?, prev?}} with a users page of limit.
