@@ -11,16 +11,6 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-func strPtr(s string) *string { return &s }
-func boolPtr(b bool) *bool    { return &b }
-
-func mustCreateSegment(t *testing.T, e *Engine, p SegmentParams) {
-	t.Helper()
-	if _, err := e.CreateSegment(&p); err != nil {
-		t.Fatalf("cannot create segment: %s", err)
-	}
-}
-
 func userOrds(t *testing.T, e *Engine, ids ...string) []uint32 {
 	t.Helper()
 	var ords []uint32
@@ -62,7 +52,7 @@ func chunks(t *testing.T, bm *bitmap.Bitmap) []uint32 {
 }
 
 func TestResolveAudienceUsers(t *testing.T) {
-	e, _ := newUsersTestEngine(t)
+	e, _ := newTestEngine(t)
 	users := []storage.User{
 		{ID: "sender", Custom: []byte(`{"country":"USA"}`)},
 		{ID: "a", Custom: []byte(`{"country":"USA"}`)},
@@ -137,7 +127,7 @@ func TestResolveAudienceUsers(t *testing.T) {
 }
 
 func TestResolveAudienceChannels(t *testing.T) {
-	e, _ := newUsersTestEngine(t)
+	e, _ := newTestEngine(t)
 	if err := e.UpsertUsers([]storage.User{{ID: "sender"}, {ID: "a"}, {ID: "b"}}); err != nil {
 		t.Fatalf("cannot upsert: %s", err)
 	}
@@ -190,7 +180,7 @@ func TestResolveAudienceChannels(t *testing.T) {
 	if err := e.Start(); err != nil {
 		t.Fatalf("cannot start: %s", err)
 	}
-	checkForEngine(t, func() error {
+	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
 		seg, err := e.GetSegment("red")
 		if err != nil {
 			return err
@@ -200,19 +190,4 @@ func TestResolveAudienceChannels(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-func checkForEngine(t *testing.T, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met: %s", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -130,7 +130,7 @@ func TestCheckChannelTypeAndID(t *testing.T) {
 }
 
 func TestAddMemberTx(t *testing.T) {
-	e, _ := newUsersTestEngine(t)
+	e, _ := newTestEngine(t)
 	ords := mustChannelUsers(t, e, 3)
 	tx := e.NewTx()
 	ref, err := e.CreateChannelTx(tx, &ChannelSpec{Type: "messaging", ID: "m", CreatedBy: ords[0], Members: []MemberSpec{{User: ords[1]}, {User: ords[1]}}})
@@ -166,7 +166,7 @@ func TestAddMemberTx(t *testing.T) {
 }
 
 func TestPlainTxLocksOneChannel(t *testing.T) {
-	e, _ := newUsersTestEngine(t)
+	e, _ := newTestEngine(t)
 	if _, err := e.db.Channels.Intern(nil, []string{"messaging:a", "messaging:b"}); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func mustLockChannels(t testing.TB, e *Engine, cids []string) (*Tx, []uint32) {
 }
 
 func TestChannelLocksReleased(t *testing.T) {
-	e, _ := newUsersTestEngine(t)
+	e, _ := newTestEngine(t)
 	ords := mustChannelUsers(t, e, 1)
 	cids := make([]string, 10)
 	for c := range cids {
@@ -305,7 +305,7 @@ func TestMessageJSONAllocs(t *testing.T) {
 // (a custom field): one scan decoding every channel without copying.
 func BenchmarkQueryChannelsScan(b *testing.B) {
 	const n = 100_000
-	e, _ := newUsersTestEngine(b)
+	e, _ := newTestEngine(b)
 	ords := mustChannelUsers(b, e, 0)
 	cids := make([]string, n)
 	for i := range cids {

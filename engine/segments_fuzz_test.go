@@ -11,7 +11,7 @@ import (
 // runs the query: it must never panic, must fail only with a client error, and must return at
 // most limit targets, in target_id order, each matching what the filter asks for by construction.
 func FuzzTargetsQuery(f *testing.F) {
-	e, _ := newUsersTestEngine(f)
+	e, _ := newTestEngine(f)
 	mustCreateSegmentF(f, e, "s")
 	var ids []string
 	for i := 0; i < 40; i++ {

@@ -9,7 +9,7 @@ import (
 )
 
 func TestSegmentSizesRefresh(t *testing.T) {
-	e, _ := newUsersTestEngine(t)
+	e, _ := newTestEngine(t)
 	e.segments.refreshEvery = 20 * time.Millisecond
 	if err := e.Start(); err != nil {
 		t.Fatalf("cannot start: %s", err)
@@ -21,7 +21,7 @@ func TestSegmentSizesRefresh(t *testing.T) {
 	mustCreateSegment(t, e, SegmentParams{ID: strPtr("all"), Type: strPtr("user"), AllUsers: boolPtr(true)})
 	wantSizes := func(admins, all uint64) {
 		t.Helper()
-		checkForEngine(t, func() error {
+		checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
 			for id, want := range map[string]uint64{"admins": admins, "all": all} {
 				s, err := e.GetSegment(id)
 				if err != nil {
@@ -53,7 +53,7 @@ func TestSegmentSizesRefresh(t *testing.T) {
 }
 
 func TestSegmentConcurrentTargets(t *testing.T) {
-	e, _ := newUsersTestEngine(t)
+	e, _ := newTestEngine(t)
 	mustCreateSegment(t, e, SegmentParams{ID: strPtr("s"), Type: strPtr("user")})
 	const workers, calls, per = 4, 10, 500
 	errs := make(chan error, workers)
@@ -104,5 +104,3 @@ func TestSegmentConcurrentTargets(t *testing.T) {
 		t.Fatalf("unexpected size %d", s.Size)
 	}
 }
-
-func intPtr(n int) *int { return &n }

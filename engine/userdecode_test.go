@@ -117,7 +117,7 @@ func TestDecodeUpsertUsersReuse(t *testing.T) {
 }
 
 func TestImportUsersEngine(t *testing.T) {
-	e, _ := newUsersTestEngine(t)
+	e, _ := newTestEngine(t)
 	var sb strings.Builder
 	for i := 0; i < 2500; i++ {
 		fmt.Fprintf(&sb, `{"id":"u%d","n":%d}`+"\n", i%2000, i) // the last 500 lines update users again
@@ -334,7 +334,7 @@ func FuzzImportUsers(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	e, _ := newUsersTestEngine(f)
+	e, _ := newTestEngine(f)
 	opts := ImportOptions{ChunkSize: 3, MaxLineSize: 64, MaxErrors: 4}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := e.ImportUsers(bytes.NewReader(body), opts)

@@ -12,33 +12,9 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// newUsersTestEngine opens an engine over a fresh store in t.TempDir() with a settable clock.
-func newUsersTestEngine(t testing.TB) (*Engine, *time.Time) {
-	t.Helper()
-	return newUsersTestEngineAt(t, t.TempDir())
-}
-
-func newUsersTestEngineAt(t testing.TB, dir string) (*Engine, *time.Time) {
-	t.Helper()
-	db, err := storage.Open(storage.Options{Path: dir})
-	if err != nil {
-		t.Fatalf("cannot open storage: %s", err)
-	}
-	now := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
-	e, err := Open(db, Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatalf("cannot open engine: %s", err)
-	}
-	t.Cleanup(func() {
-		e.Stop()
-		_ = db.Close()
-	})
-	return e, &now
-}
-
 func TestUpsertUsersReplaceAndCreatedAt(t *testing.T) {
-	e, now := newUsersTestEngine(t)
-	first := *now
+	e, clock := newTestEngine(t)
+	first := clock.Now()
 	err := e.UpsertUsers([]storage.User{
 		{ID: "a", Name: "Ann", Teams: []string{"red"}, Custom: []byte(`{"age":3}`)},
 		{ID: "b", Role: "admin"},
@@ -46,7 +22,7 @@ func TestUpsertUsersReplaceAndCreatedAt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cannot upsert: %s", err)
 	}
-	*now = now.Add(time.Hour)
+	clock.Add(time.Hour)
 	if err := e.UpsertUsers([]storage.User{{ID: "a", Custom: []byte(`{"color":"red"}`)}}); err != nil {
 		t.Fatalf("cannot upsert: %s", err)
 	}
@@ -57,7 +33,7 @@ func TestUpsertUsersReplaceAndCreatedAt(t *testing.T) {
 	want := storage.User{
 		ID: "a", Role: "user",
 		CreatedAt: first.Truncate(time.Microsecond).UnixNano(),
-		UpdatedAt: now.Truncate(time.Microsecond).UnixNano(),
+		UpdatedAt: clock.Now().Truncate(time.Microsecond).UnixNano(),
 		Custom:    []byte(`{"color":"red"}`),
 	}
 	if !reflect.DeepEqual(*u, want) {
@@ -75,7 +51,7 @@ func TestUpsertUsersReplaceAndCreatedAt(t *testing.T) {
 func TestUpsertUsersInvalidWritesNothing(t *testing.T) {
 	f := func(u storage.User) {
 		t.Helper()
-		e, _ := newUsersTestEngine(t)
+		e, _ := newTestEngine(t)
 		err := e.UpsertUsers([]storage.User{{ID: "good"}, u})
 		if ae, ok := AsError(err); !ok || ae.Code != CodeInput {
 			t.Fatalf("unexpected error; got %v; want an input error", err)
@@ -93,7 +69,7 @@ func TestUpsertUsersInvalidWritesNothing(t *testing.T) {
 }
 
 func TestUsersByOrdinalsAndScan(t *testing.T) {
-	e, _ := newUsersTestEngine(t)
+	e, _ := newTestEngine(t)
 	var us []storage.User
 	for i := 0; i < 50; i++ {
 		us = append(us, storage.User{ID: fmt.Sprintf("u%02d", i), Name: fmt.Sprintf("n%d", i)})
@@ -260,7 +236,7 @@ func TestUserDocAllocs(t *testing.T) {
 }
 
 func TestPatchUsersConcurrentNoLostUpdates(t *testing.T) {
-	e, _ := newUsersTestEngine(t)
+	e, _ := newTestEngine(t)
 	if err := e.UpsertUsers([]storage.User{{ID: "c"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -293,14 +269,7 @@ func TestPatchUsersConcurrentNoLostUpdates(t *testing.T) {
 
 func TestUsersPersistAcrossReopen(t *testing.T) {
 	dir := t.TempDir()
-	db, err := storage.Open(storage.Options{Path: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := Open(db, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openTestEngine(t, dir, Options{})
 	if err := e.UpsertUsers([]storage.User{{ID: "a", Name: "A", Custom: []byte(`{"x":1}`)}}); err != nil {
 		t.Fatal(err)
 	}
@@ -310,11 +279,8 @@ func TestUsersPersistAcrossReopen(t *testing.T) {
 	if err := e.UpsertUsers([]storage.User{{ID: "b"}}); err != nil {
 		t.Fatal(err)
 	}
-	e.Stop()
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	e2, _ := newUsersTestEngineAt(t, dir)
+	closeTestEngine(e)
+	e2 := openTestEngine(t, dir, Options{})
 	if _, ok, _ := e2.GetUser("a"); ok {
 		t.Fatalf("soft-deleted user visible after reopen")
 	}
