@@ -152,7 +152,7 @@ func SetupUnion(e *engine.Engine, cfg UnionConfig) (*Union, error) {
 			}
 		}
 		b := e.DB().NewBatch()
-		bitmap.Store(b, storage.SegmentBitsPrefix(nil, id), bm)
+		bitmap.Store(b, storage.SegmentBits(id), bm)
 		if err := b.Commit(true); err != nil {
 			return nil, err
 		}
@@ -210,7 +210,6 @@ func SetupFilterSize(e *engine.Engine, cfg FilterSizeConfig) (*FilterSize, error
 	now := time.Now().UnixNano()
 	const chunk = 50_000
 	ids := make([]string, 0, chunk)
-	var val []byte
 	for start := 0; start < cfg.Users; start += chunk {
 		ids = ids[:0]
 		for i := start; i < min(start+chunk, cfg.Users); i++ {
@@ -228,8 +227,7 @@ func SetupFilterSize(e *engine.Engine, cfg FilterSizeConfig) (*FilterSize, error
 				u.Custom = []byte(`{"country":"USA","age":30}`)
 				w.Want++
 			}
-			val = u.Marshal(val[:0])
-			b.Set(storage.UserKey(nil, ords[j]), val)
+			b.PutUser(ords[j], &u)
 		}
 		if err := b.Commit(false); err != nil {
 			return nil, err

@@ -24,9 +24,9 @@ func mustCommit(tb testing.TB, b *storage.Batch) {
 	}
 }
 
-func mustLoad(tb testing.TB, r Reader, prefix []byte) *Bitmap {
+func mustLoad(tb testing.TB, r storage.Reader, bits storage.Bits) *Bitmap {
 	tb.Helper()
-	bm, err := Load(r, prefix)
+	bm, err := Load(r, bits)
 	if err != nil {
 		tb.Fatalf("cannot load: %s", err)
 	}
@@ -36,6 +36,4 @@ func mustLoad(tb testing.TB, r Reader, prefix []byte) *Bitmap {
 	return bm
 }
 
-func testPrefix(owner string) []byte {
-	return storage.NewKey(nil, storage.PrefixSegmentBits).LStr(owner)
-}
+func testBits(owner string) storage.Bits { return storage.SegmentBits(owner) }

@@ -2,7 +2,6 @@ package bitmap
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -13,23 +12,10 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// A stored bitmap is one Pebble key per non-empty 2^16 container:
-//
-//	<prefix><be16 high 16 bits> -> container (see container.go)
-//
-// prefix identifies the owner (e.g. 0x11 <be32 len><segment id>). It must not be a prefix of
-// another owner's prefix; length-prefixed ids (storage.Key.LStr) guarantee that.
-
-// Reader is what Load and Cardinality read through: a *storage.DB, or a *storage.Batch to see
-// its uncommitted writes.
-type Reader interface {
-	NewIter(lower, upper []byte) *storage.Iter
-}
-
-// Getter reads single keys: a *storage.DB or a *storage.Batch.
-type Getter interface {
-	Get(dst, key []byte) ([]byte, error)
-}
+// A stored bitmap (storage.Bits: a segment's targets, a campaign's frozen audience) is one
+// container per non-empty range of 2^16 ordinals, encoded as container.go says; storage owns the
+// keys. Reads go through a storage.Reader: the *storage.DB, or a *storage.Batch to see its
+// uncommitted writes.
 
 // Roaring portable-format constants (github.com/RoaringBitmap/RoaringFormatSpec).
 const (
@@ -51,32 +37,22 @@ type loadedContainer struct {
 //
 // NB: Load checks each container's shape (kind, lengths, cardinality) but not the order of its
 // values, which the writers in this package guarantee; decode checks everything.
-func Load(r Reader, prefix []byte) (*Bitmap, error) {
-	it := r.NewIter(prefix, storage.PrefixEnd(nil, prefix))
+func Load(r storage.Reader, bits storage.Bits) (*Bitmap, error) {
 	var (
 		ents []loadedContainer
 		data []byte
-		err  error
 	)
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) != len(prefix)+2 {
-			err = fmt.Errorf("%w: key %x under bitmap prefix %x", ErrCorrupt, k, prefix)
-			break
+	err := storage.ScanBits(r, bits, func(hi uint16, v []byte) error {
+		kind, card, payload, err := checkContainer(v, false)
+		if err != nil {
+			return fmt.Errorf("container %d: %w", hi, err)
 		}
-		kind, card, payload, cerr := checkContainer(it.Value(), false)
-		if cerr != nil {
-			err = fmt.Errorf("container %x: %w", k, cerr)
-			break
-		}
-		ents = append(ents, loadedContainer{hi: binary.BigEndian.Uint16(k[len(prefix):]), kind: kind, card: card, off: len(data), n: len(payload)})
+		ents = append(ents, loadedContainer{hi: hi, kind: kind, card: card, off: len(data), n: len(payload)})
 		data = append(data, payload...)
-	}
-	if cerr := it.Close(); err == nil {
-		err = cerr
-	}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("cannot load bitmap %x: %w", prefix, err)
+		return nil, fmt.Errorf("cannot load bitmap %s: %w", bits, err)
 	}
 	if len(ents) == 0 {
 		return New(), nil
@@ -85,19 +61,19 @@ func Load(r Reader, prefix []byte) (*Bitmap, error) {
 	rb := roaring.New()
 	// NB: the containers alias buf, which nothing else references; roaring copies on write.
 	if _, err := rb.FromUnsafeBytes(buf); err != nil {
-		return nil, fmt.Errorf("cannot load bitmap %x: %w", prefix, err)
+		return nil, fmt.Errorf("cannot load bitmap %s: %w", bits, err)
 	}
 	return &Bitmap{rb: rb}, nil
 }
 
-// LoadUnion returns the union of the bitmaps stored under prefixes, read through r. It ORs every
+// LoadUnion returns the union of the stored bitmaps bits, read through r. It ORs every
 // stored container straight into one dense accumulator per 2^16 container and builds the result
 // once, so its cost is one pass over the stored bytes whatever the overlap; it is the way to
 // resolve many large segments at once.
-func LoadUnion(r Reader, prefixes [][]byte) (*Bitmap, error) {
+func LoadUnion(r storage.Reader, bits []storage.Bits) (*Bitmap, error) {
 	// Large unions are split over up to GOMAXPROCS (at most 4) workers, each with its own
 	// accumulators, merged at the end.
-	workers := min(runtime.GOMAXPROCS(0), 4, len(prefixes)/4)
+	workers := min(runtime.GOMAXPROCS(0), 4, len(bits)/4)
 	if _, ok := r.(*storage.Batch); ok || workers < 1 {
 		workers = 1 // NB: a batch must not be read concurrently
 	}
@@ -108,8 +84,8 @@ func LoadUnion(r Reader, prefixes [][]byte) (*Bitmap, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(prefixes) && errs[w] == nil; i += workers {
-				accs[w], errs[w] = orInto(accs[w], r, prefixes[i])
+			for i := w; i < len(bits) && errs[w] == nil; i += workers {
+				accs[w], errs[w] = orInto(accs[w], r, bits[i])
 			}
 		}()
 	}
@@ -177,35 +153,24 @@ func LoadUnion(r Reader, prefixes [][]byte) (*Bitmap, error) {
 	return &Bitmap{rb: rb}, nil
 }
 
-// orInto ORs every container stored under prefix into acc (by container hi, grown on demand).
-func orInto(acc []*container, r Reader, prefix []byte) ([]*container, error) {
-	it := r.NewIter(prefix, storage.PrefixEnd(nil, prefix))
-	var err error
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) != len(prefix)+2 {
-			err = fmt.Errorf("%w: key %x under bitmap prefix %x", ErrCorrupt, k, prefix)
-			break
-		}
-		hi := int(binary.BigEndian.Uint16(k[len(prefix):]))
-		if hi >= len(acc) {
-			acc = append(acc, make([]*container, hi+1-len(acc))...)
+// orInto ORs every stored container of bits into acc (by container hi, grown on demand).
+func orInto(acc []*container, r storage.Reader, bits storage.Bits) ([]*container, error) {
+	err := storage.ScanBits(r, bits, func(hi uint16, v []byte) error {
+		if int(hi) >= len(acc) {
+			acc = append(acc, make([]*container, int(hi)+1-len(acc))...)
 		}
 		c := acc[hi]
 		if c == nil {
 			c = getContainer()
 			acc[hi] = c
 		}
-		if err = c.or(it.Value(), false); err != nil {
-			err = fmt.Errorf("container %x: %w", k, err)
-			break
+		if err := c.or(v, false); err != nil {
+			return fmt.Errorf("container %d: %w", hi, err)
 		}
-	}
-	if cerr := it.Close(); err == nil {
-		err = cerr
-	}
+		return nil
+	})
 	if err != nil {
-		return acc, fmt.Errorf("cannot load bitmap %x: %w", prefix, err)
+		return acc, fmt.Errorf("cannot load bitmap %s: %w", bits, err)
 	}
 	return acc, nil
 }
@@ -246,62 +211,54 @@ func appendPortable(dst []byte, ents []loadedContainer, data []byte) []byte {
 	return append(dst, data...)
 }
 
-// Cardinality returns the number of ordinals stored under prefix without decoding the containers.
-func Cardinality(r Reader, prefix []byte) (uint64, error) {
-	it := r.NewIter(prefix, storage.PrefixEnd(nil, prefix))
+// Cardinality returns the number of ordinals of the stored bitmap bits without decoding its
+// containers.
+func Cardinality(r storage.Reader, bits storage.Bits) (uint64, error) {
 	var n uint64
-	var err error
-	for ok := it.First(); ok; ok = it.Next() {
-		_, card, _, cerr := checkContainer(it.Value(), false)
-		if cerr != nil {
-			err = cerr
-			break
+	err := storage.ScanBits(r, bits, func(hi uint16, v []byte) error {
+		_, card, _, err := checkContainer(v, false)
+		if err != nil {
+			return fmt.Errorf("container %d: %w", hi, err)
 		}
 		n += uint64(card)
-	}
-	if cerr := it.Close(); err == nil {
-		err = cerr
-	}
+		return nil
+	})
 	if err != nil {
-		return 0, fmt.Errorf("cannot count bitmap %x: %w", prefix, err)
+		return 0, fmt.Errorf("cannot count bitmap %s: %w", bits, err)
 	}
 	return n, nil
 }
 
-// Contains reports whether ord is stored under prefix, reading one container.
-func Contains(g Getter, prefix []byte, ord uint32) (bool, error) {
-	key := binary.BigEndian.AppendUint16(slices.Clip(prefix), uint16(ord>>16))
-	v, err := g.Get(nil, key)
-	if errors.Is(err, storage.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
+// Contains reports whether ord is in the stored bitmap bits, reading one container.
+func Contains(r storage.Reader, bits storage.Bits, ord uint32) (bool, error) {
+	v, found, err := storage.GetBitsContainer(r, bits, uint16(ord>>16), nil)
+	if err != nil || !found {
 		return false, err
 	}
 	c := getContainer()
 	defer putContainer(c)
 	if err := c.decode(v); err != nil {
-		return false, fmt.Errorf("cannot read bitmap container %x: %w", key, err)
+		return false, fmt.Errorf("cannot read container %d of bitmap %s: %w", ord>>16, bits, err)
 	}
 	return c.has(uint16(ord)), nil
 }
 
-// AddTx adds ords (any order, duplicates allowed) to the bitmap stored under prefix, writing into
-// b only the containers that change. It returns the ordinals that were absent, ascending and
+// AddTx adds ords (any order, duplicates allowed) to the stored bitmap bits, writing into b only
+// the containers that change. It returns the ordinals that were absent, ascending and
 // without duplicates, appended to dst. Reads go through b, so several calls in one batch compose.
-// The caller must serialise writers of one prefix until b commits.
-func AddTx(b *storage.Batch, prefix []byte, ords []uint32, dst []uint32) ([]uint32, error) {
-	return modifyTx(b, prefix, ords, dst, true)
+// The caller must serialise writers of one bitmap until b commits.
+func AddTx(b *storage.Batch, bits storage.Bits, ords []uint32, dst []uint32) ([]uint32, error) {
+	return modifyTx(b, bits, ords, dst, true)
 }
 
-// RemoveTx removes ords from the bitmap stored under prefix, like AddTx; containers left empty are
+// RemoveTx removes ords from the stored bitmap bits, like AddTx; containers left empty are
 // deleted. It returns the ordinals that were present, ascending and without duplicates, appended
 // to dst.
-func RemoveTx(b *storage.Batch, prefix []byte, ords []uint32, dst []uint32) ([]uint32, error) {
-	return modifyTx(b, prefix, ords, dst, false)
+func RemoveTx(b *storage.Batch, bits storage.Bits, ords []uint32, dst []uint32) ([]uint32, error) {
+	return modifyTx(b, bits, ords, dst, false)
 }
 
-func modifyTx(b *storage.Batch, prefix []byte, ords []uint32, dst []uint32, add bool) ([]uint32, error) {
+func modifyTx(b *storage.Batch, bits storage.Bits, ords []uint32, dst []uint32, add bool) ([]uint32, error) {
 	if len(ords) == 0 {
 		return dst, nil
 	}
@@ -309,29 +266,26 @@ func modifyTx(b *storage.Batch, prefix []byte, ords []uint32, dst []uint32, add 
 	slices.Sort(sorted)
 	c := getContainer()
 	defer putContainer(c)
-	key := append(slices.Clip(prefix), 0, 0)
 	var val []byte
-	var err error
 	for i := 0; i < len(sorted); {
 		hi := uint16(sorted[i] >> 16)
 		j := i + 1
 		for j < len(sorted) && uint16(sorted[j]>>16) == hi {
 			j++
 		}
-		binary.BigEndian.PutUint16(key[len(prefix):], hi)
-		val, err = b.Get(val[:0], key)
+		v, found, err := storage.GetBitsContainer(b, bits, hi, val[:0])
+		val = v
 		switch {
-		case errors.Is(err, storage.ErrNotFound):
-			if !add {
-				i = j
-				continue
-			}
-			c.reset()
 		case err != nil:
-			return dst, fmt.Errorf("cannot read bitmap container %x: %w", key, err)
+			return dst, err
+		case !found && !add:
+			i = j
+			continue
+		case !found:
+			c.reset()
 		default:
 			if err := c.decode(val); err != nil {
-				return dst, fmt.Errorf("cannot read bitmap container %x: %w", key, err)
+				return dst, fmt.Errorf("cannot read container %d of bitmap %s: %w", hi, bits, err)
 			}
 		}
 		changed := false
@@ -349,10 +303,10 @@ func modifyTx(b *storage.Batch, prefix []byte, ords []uint32, dst []uint32, add 
 		}
 		if changed {
 			if c.card() == 0 {
-				b.Delete(key)
+				b.DeleteBitsContainer(bits, hi)
 			} else {
 				val = c.appendEncoded(val[:0])
-				b.Set(key, val)
+				b.PutBitsContainer(bits, hi, val)
 			}
 		}
 		i = j
@@ -360,21 +314,19 @@ func modifyTx(b *storage.Batch, prefix []byte, ords []uint32, dst []uint32, add 
 	return dst, nil
 }
 
-// Store replaces the bitmap stored under prefix with bm, in b.
-func Store(b *storage.Batch, prefix []byte, bm *Bitmap) {
-	Delete(b, prefix)
+// Store replaces the stored bitmap bits with bm, in b.
+func Store(b *storage.Batch, bits storage.Bits, bm *Bitmap) {
+	b.DeleteBits(bits)
 	c := getContainer()
 	defer putContainer(c)
-	key := append(slices.Clip(prefix), 0, 0)
 	var val []byte
 	cur, have := uint16(0), false
 	flush := func() {
 		if !have {
 			return
 		}
-		binary.BigEndian.PutUint16(key[len(prefix):], cur)
 		val = c.appendEncoded(val[:0])
-		b.Set(key, val)
+		b.PutBitsContainer(bits, cur, val)
 		c.reset()
 		have = false
 	}
@@ -391,10 +343,8 @@ func Store(b *storage.Batch, prefix []byte, bm *Bitmap) {
 	flush()
 }
 
-// Delete removes the bitmap stored under prefix, in b.
-func Delete(b *storage.Batch, prefix []byte) {
-	b.DeleteRange(prefix, storage.PrefixEnd(nil, prefix))
-}
+// Delete removes the stored bitmap bits, in b.
+func Delete(b *storage.Batch, bits storage.Bits) { b.DeleteBits(bits) }
 
 var containerPool sync.Pool
 

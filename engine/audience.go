@@ -1,33 +1,12 @@
 package engine
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/campaignd/campaignd/bitmap"
 	"github.com/campaignd/campaignd/engine/filter"
 	"github.com/campaignd/campaignd/storage"
 )
-
-// AudienceKind says what the ordinals of an audience are.
-type AudienceKind uint8
-
-const (
-	// AudienceUsers: user ordinals (db.Users), one message per user in a 1-1 channel.
-	AudienceUsers AudienceKind = iota + 1
-	// AudienceChannels: channel ordinals (db.Channels), one message per channel.
-	AudienceChannels
-)
-
-func (k AudienceKind) String() string {
-	switch k {
-	case AudienceUsers:
-		return "users"
-	case AudienceChannels:
-		return "channels"
-	}
-	return fmt.Sprintf("AudienceKind(%d)", k)
-}
 
 // ResolveAudience computes a campaign's audience now: the union of the segments segmentIDs
 // (static targets; filter segments evaluated against the users or channels as they are now;
@@ -39,22 +18,22 @@ func (k AudienceKind) String() string {
 // Errors (400 code 4, field segment_ids): a segment that does not exist or was deleted, segments
 // mixing user and channel types, user_ids given with channel segments, nothing to resolve.
 // ResolveAudience only reads; callers store the result with bitmap.Store to freeze it.
-func (e *Engine) ResolveAudience(segmentIDs, userIDs []string, senderID string) (*bitmap.Bitmap, AudienceKind, error) {
+func (e *Engine) ResolveAudience(segmentIDs, userIDs []string, senderID string) (*bitmap.Bitmap, storage.AudienceKind, error) {
 	if len(segmentIDs) == 0 && len(userIDs) == 0 {
 		return nil, 0, InputError("segment_ids", "an audience needs segment_ids or user_ids")
 	}
 	var (
-		kind     AudienceKind
+		kind     storage.AudienceKind
 		parts    []*bitmap.Bitmap
 		filters  []*filter.Filter
 		allUsers bool
 		senders  bool
 		chanRaws [][]byte
-		static   [][]byte // bitmap prefixes of static segments
+		static   []storage.Bits // static segments' targets
 		seen     = make(map[string]bool, len(segmentIDs))
 	)
 	if len(userIDs) > 0 {
-		kind = AudienceUsers
+		kind = storage.AudienceUsers
 	}
 	for _, id := range segmentIDs {
 		if seen[id] {
@@ -68,9 +47,9 @@ func (e *Engine) ResolveAudience(segmentIDs, userIDs []string, senderID string) 
 		if !found || s.DeletedAt != 0 {
 			return nil, 0, InputError("segment_ids", "segment %q does not exist", id)
 		}
-		k := AudienceUsers
+		k := storage.AudienceUsers
 		if s.Type == storage.SegmentTypeChannel {
-			k = AudienceChannels
+			k = storage.AudienceChannels
 		}
 		if kind != 0 && k != kind {
 			if len(userIDs) > 0 {
@@ -84,7 +63,7 @@ func (e *Engine) ResolveAudience(segmentIDs, userIDs []string, senderID string) 
 			allUsers = true
 		case s.AllSenderChannels:
 			senders = true
-		case len(s.Filter) > 0 && k == AudienceUsers:
+		case len(s.Filter) > 0 && k == storage.AudienceUsers:
 			f, err := filter.Compile(s.Filter, filter.UserSchema)
 			if err != nil {
 				return nil, 0, fmt.Errorf("cannot compile the stored filter of segment %q: %w", id, err)
@@ -93,7 +72,7 @@ func (e *Engine) ResolveAudience(segmentIDs, userIDs []string, senderID string) 
 		case len(s.Filter) > 0:
 			chanRaws = append(chanRaws, s.Filter)
 		default:
-			static = append(static, storage.SegmentBitsPrefix(nil, id))
+			static = append(static, storage.SegmentBits(id))
 		}
 	}
 	if len(static) > 0 {
@@ -137,7 +116,7 @@ func (e *Engine) ResolveAudience(segmentIDs, userIDs []string, senderID string) 
 	}
 	aud := bitmap.Union(parts...)
 	aud.Remove(0)
-	if kind == AudienceUsers {
+	if kind == storage.AudienceUsers {
 		if ord, ok := e.db.Users.Lookup(senderID); ok {
 			aud.Remove(ord)
 		}
@@ -152,26 +131,19 @@ func otherType(t string) string {
 	return storage.SegmentTypeUser
 }
 
-// senderChannels returns the channels user senderID is a member of, from the reverse membership
-// index (PrefixUserChannel <be32 user ord><be32 channel ord>).
+// senderChannels returns the channels user senderID is a member of.
 func (e *Engine) senderChannels(senderID string) (*bitmap.Bitmap, error) {
 	bm := bitmap.New()
 	ord, ok := e.db.Users.Lookup(senderID)
 	if !ok {
 		return bm, nil
 	}
-	prefix := storage.NewKey(nil, storage.PrefixUserChannel).U32(ord)
-	it := e.db.NewIter(prefix, storage.PrefixEnd(nil, prefix))
-	for valid := it.First(); valid; valid = it.Next() {
-		k := it.Key()
-		if len(k) != len(prefix)+4 {
-			_ = it.Close()
-			return nil, fmt.Errorf("cannot read channels of %q: bad key %x: %w", senderID, k, storage.ErrCorrupt)
-		}
-		bm.Add(binary.BigEndian.Uint32(k[len(prefix):]))
-	}
-	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("cannot read channels of %q: %w", senderID, err)
+	err := storage.ScanUserChannels(e.db, ord, func(ch uint32) bool {
+		bm.Add(ch)
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the channels of %q: %w", senderID, err)
 	}
 	return bm, nil
 }

@@ -89,7 +89,7 @@ func TestResolveAudienceUsers(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cannot resolve %v %v: %s", segs, ids, err)
 		}
-		if kind != AudienceUsers {
+		if kind != storage.AudienceUsers {
 			t.Fatalf("unexpected kind %s", kind)
 		}
 		if got := chunks(t, bm); !slices.Equal(got, want) {
@@ -163,7 +163,7 @@ func TestResolveAudienceChannels(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cannot resolve %v: %s", segs, err)
 		}
-		if kind != AudienceChannels {
+		if kind != storage.AudienceChannels {
 			t.Fatalf("unexpected kind %s", kind)
 		}
 		if got := chunks(t, bm); !slices.Equal(got, want) {

@@ -375,27 +375,12 @@ func (c *Campaign) Field(name string) (filter.Value, bool) {
 
 // getCampaign reads campaign id and its run record. found is false for unknown ids.
 func (e *Engine) getCampaign(id string) (*Campaign, bool, error) {
-	var kbuf [64]byte
-	v, err := e.db.Get(nil, storage.CampaignKey(kbuf[:0], id))
-	if err == storage.ErrNotFound {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
 	c := &Campaign{}
-	if err := c.Campaign.Unmarshal(v); err != nil {
-		return nil, false, fmt.Errorf("cannot read campaign %q: %w", id, err)
-	}
-	v, err = e.db.Get(v[:0], storage.CampaignRunKey(kbuf[:0], id))
-	switch {
-	case err == storage.ErrNotFound:
-	case err != nil:
+	if found, err := storage.ReadCampaign(e.db, id, &c.Campaign); err != nil || !found {
 		return nil, false, err
-	default:
-		if err := c.Run.Unmarshal(v); err != nil {
-			return nil, false, fmt.Errorf("cannot read campaign %q progress: %w", id, err)
-		}
+	}
+	if _, err := storage.ReadCampaignRun(e.db, id, &c.Run); err != nil {
+		return nil, false, err
 	}
 	return c, true, nil
 }
@@ -409,20 +394,6 @@ func (e *Engine) mustGetCampaign(id string) (*Campaign, error) {
 		return nil, &Error{Code: CodeNotFound, Msg: fmt.Sprintf("campaign %q does not exist; check the id or create it with POST /campaigns", id)}
 	}
 	return c, nil
-}
-
-func putCampaignTx(tx *Tx, c *storage.Campaign) {
-	buf := getBuf()
-	var kbuf [64]byte
-	*buf = c.Marshal((*buf)[:0])
-	tx.B.Set(storage.CampaignKey(kbuf[:0], c.ID), *buf)
-	putBuf(buf)
-}
-
-func putRunTx(tx *Tx, id string, r *storage.CampaignRun) {
-	var buf [96]byte
-	var kbuf [64]byte
-	tx.B.Set(storage.CampaignRunKey(kbuf[:0], id), r.Marshal(buf[:0]))
 }
 
 // CreateCampaign validates in and stores a draft campaign. A nil or empty id gets a UUID.
@@ -453,7 +424,7 @@ func (e *Engine) CreateCampaign(in *CampaignInput) (*Campaign, error) {
 		return nil, InputError("id", "campaign %q already exists; choose another id or omit it to get a generated one", id)
 	}
 	tx := e.NewTx()
-	putCampaignTx(tx, &c.Campaign)
+	tx.B.PutCampaign(&c.Campaign)
 	if err := e.Commit(tx); err != nil {
 		return nil, fmt.Errorf("cannot store campaign %q: %w", id, err)
 	}
@@ -487,7 +458,7 @@ func (e *Engine) UpdateCampaign(id string, in *CampaignInput) (*Campaign, error)
 	}
 	c.UpdatedAt = e.nowNanos()
 	tx := e.NewTx()
-	putCampaignTx(tx, &c.Campaign)
+	tx.B.PutCampaign(&c.Campaign)
 	if err := e.Commit(tx); err != nil {
 		return nil, fmt.Errorf("cannot update campaign %q: %w", id, err)
 	}
@@ -549,7 +520,7 @@ func (e *Engine) StartCampaign(id string, opts *StartOptions) (*Campaign, error)
 	if schedFor > now.UnixNano() {
 		c.Status = storage.CampaignScheduled
 		tx := e.NewTx()
-		putCampaignTx(tx, &c.Campaign)
+		tx.B.PutCampaign(&c.Campaign)
 		if err := e.Commit(tx); err != nil {
 			return nil, fmt.Errorf("cannot schedule campaign %q: %w", id, err)
 		}
@@ -574,8 +545,8 @@ func (e *Engine) beginCampaignLocked(c *Campaign) error {
 		tx.Discard()
 		return err
 	}
-	putCampaignTx(tx, &c.Campaign)
-	putRunTx(tx, c.ID, &c.Run)
+	tx.B.PutCampaign(&c.Campaign)
+	tx.B.PutCampaignRun(c.ID, &c.Run)
 	e.emitCampaignEvent(tx, "campaign.started", c)
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot start campaign %q: %w", c.ID, err)
@@ -618,7 +589,7 @@ func (e *Engine) stopCampaignLocked(c *Campaign) error {
 	c.Status = storage.CampaignStopped
 	c.UpdatedAt = e.nowNanos()
 	tx := e.NewTx()
-	putCampaignTx(tx, &c.Campaign)
+	tx.B.PutCampaign(&c.Campaign)
 	if wasRunning {
 		e.unlockCampaignSegments(tx, c)
 	}
@@ -648,11 +619,7 @@ func (e *Engine) DeleteCampaign(id string) error {
 		}
 	}
 	tx := e.NewTx()
-	var kbuf [64]byte
-	tx.B.Delete(storage.CampaignKey(kbuf[:0], id))
-	tx.B.Delete(storage.CampaignRunKey(kbuf[:0], id))
-	prefix := storage.CampaignBitsPrefix(nil, id)
-	tx.B.DeleteRange(prefix, storage.PrefixEnd(nil, prefix))
+	tx.B.DeleteCampaign(id)
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot delete campaign %q: %w", id, err)
 	}
@@ -675,41 +642,23 @@ func (e *Engine) QueryCampaigns(q *QueryParams) (*CampaignsPage, error) {
 		return nil, err
 	}
 	var all []*Campaign
-	lower := []byte{storage.PrefixCampaign}
-	it := e.db.NewIter(lower, []byte{storage.PrefixCampaign + 1})
-	for ok := it.First(); ok; ok = it.Next() {
-		c := &Campaign{}
-		if err := c.Campaign.Unmarshal(it.Value()); err != nil {
-			_ = it.Close()
-			return nil, fmt.Errorf("cannot read campaign %q: %w", it.Key()[1:], err)
-		}
-		if rq.filter.Match(c) {
+	err = storage.ScanCampaigns(e.db, func(sc *storage.Campaign) error {
+		if c := (&Campaign{Campaign: *sc}); rq.filter.Match(c) {
 			all = append(all, c)
 		}
-	}
-	if err := it.Close(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	page := &CampaignsPage{}
 	page.Campaigns, page.Next, page.Prev = pageOf(rq, all)
 	for _, c := range page.Campaigns {
-		if err := e.loadRun(c); err != nil {
+		if _, err := storage.ReadCampaignRun(e.db, c.ID, &c.Run); err != nil {
 			return nil, err
 		}
 	}
 	return page, nil
-}
-
-func (e *Engine) loadRun(c *Campaign) error {
-	var kbuf [64]byte
-	v, err := e.db.Get(nil, storage.CampaignRunKey(kbuf[:0], c.ID))
-	if err == storage.ErrNotFound {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return c.Run.Unmarshal(v)
 }
 
 // CampaignUsersPage returns up to limit target users of c (its user_ids, or its frozen audience
@@ -729,8 +678,7 @@ func (e *Engine) CampaignUsersPage(c *Campaign, limit int, next, prev string) (u
 	switch {
 	case c.Run.Frozen && c.Run.Kind == storage.AudienceUsers:
 		// NB: the page is cut from the frozen bitmap without materialising the whole audience.
-		var kbuf [64]byte
-		aud, err := bitmap.Load(e.db, storage.CampaignBitsPrefix(kbuf[:0], c.ID))
+		aud, err := bitmap.Load(e.db, storage.CampaignBits(c.ID))
 		if err != nil {
 			return nil, "", "", err
 		}
@@ -1058,20 +1006,10 @@ func (e *Engine) unlockCampaignSegments(tx *Tx, c *Campaign) {
 	e.UnlockSegments(tx, c.SegmentIDs, c.ID)
 }
 
-// resolveCampaignAudience computes c's audience now (segments.go ResolveAudience): the union of
+// resolveCampaignAudience computes c's audience now (audience.go ResolveAudience): the union of
 // its segments or its user_ids, without the sender and duplicates.
-func (e *Engine) resolveCampaignAudience(c *storage.Campaign) (*bitmap.Bitmap, byte, error) {
-	aud, kind, err := e.ResolveAudience(c.SegmentIDs, c.UserIDs, c.SenderID)
-	if err != nil {
-		return nil, 0, err
-	}
-	switch kind {
-	case AudienceUsers:
-		return aud, storage.AudienceUsers, nil
-	case AudienceChannels:
-		return aud, storage.AudienceChannels, nil
-	}
-	panic(fmt.Sprintf("BUG: unknown audience kind %d", kind))
+func (e *Engine) resolveCampaignAudience(c *storage.Campaign) (*bitmap.Bitmap, storage.AudienceKind, error) {
+	return e.ResolveAudience(c.SegmentIDs, c.UserIDs, c.SenderID)
 }
 
 // checkChannelIDTemplate refuses a channel_template.id whose text outside the tags could never

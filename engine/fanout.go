@@ -221,8 +221,7 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 		}
 		return err
 	}
-	var kbuf [64]byte
-	aud, err := bitmap.Load(e.db, storage.CampaignBitsPrefix(kbuf[:0], id))
+	aud, err := bitmap.Load(e.db, storage.CampaignBits(id))
 	if err != nil {
 		return fmt.Errorf("cannot load the audience of campaign %q: %w", id, err)
 	}
@@ -388,15 +387,15 @@ func (e *Engine) freezeAudience(c *Campaign, r *campaignRun) error {
 	if r.stopped.Load() {
 		return errFanoutStopped
 	}
-	prefix := storage.CampaignBitsPrefix(nil, c.ID)
+	bits := storage.CampaignBits(c.ID)
 	tx := e.NewTx()
-	bitmap.Delete(tx.B, prefix)
-	bitmap.Store(tx.B, prefix, aud)
+	bitmap.Delete(tx.B, bits)
+	bitmap.Store(tx.B, bits, aud)
 	c.Run.Frozen = true
 	c.Run.Kind = kind
 	c.Run.Total = aud.Cardinality()
 	c.Run.Cursor = 0
-	putRunTx(tx, c.ID, &c.Run)
+	tx.B.PutCampaignRun(c.ID, &c.Run)
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot store the audience of campaign %q: %w", c.ID, err)
 	}
@@ -671,7 +670,7 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 	next.Skipped += uint64(len(ch.ords) - len(ch.items))
 	next.Done += uint64(len(ch.ords))
 	next.Cursor = ch.ords[len(ch.ords)-1]
-	putRunTx(tx, c.ID, &next)
+	tx.B.PutCampaignRun(c.ID, &next)
 	committed = true
 	return tx, next, nil
 }
@@ -744,8 +743,8 @@ func (e *Engine) completeFanout(id string, r *campaignRun, run *storage.Campaign
 	c.Run = *run
 	c.Run.CompletedAt = now
 	tx := e.NewTx()
-	putCampaignTx(tx, &c.Campaign)
-	putRunTx(tx, id, &c.Run)
+	tx.B.PutCampaign(&c.Campaign)
+	tx.B.PutCampaignRun(id, &c.Run)
 	e.unlockCampaignSegments(tx, c)
 	e.emitCampaignEvent(tx, "campaign.completed", c)
 	if err := e.Commit(tx); err != nil {

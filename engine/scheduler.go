@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/campaignd/campaignd/storage"
@@ -70,14 +71,7 @@ func (e *Engine) startCampaigns() error {
 	cs.mu.Unlock()
 
 	var resume []string
-	lower := []byte{storage.PrefixCampaign}
-	it := e.db.NewIter(lower, []byte{storage.PrefixCampaign + 1})
-	var c storage.Campaign
-	for ok := it.First(); ok; ok = it.Next() {
-		if err := c.Unmarshal(it.Value()); err != nil {
-			e.log.Error("cannot read campaign at boot; skipping it", "key", string(it.Key()[1:]), "err", err)
-			continue
-		}
+	err := storage.ScanCampaigns(e.db, func(c *storage.Campaign) error {
 		switch c.Status {
 		case storage.CampaignScheduled:
 			e.scheduleCampaign(c.ID, c.ScheduledFor, c.StopAt)
@@ -87,9 +81,10 @@ func (e *Engine) startCampaigns() error {
 			}
 			resume = append(resume, c.ID)
 		}
-	}
-	if err := it.Close(); err != nil {
-		return err
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot load the campaigns' schedule: %w", err)
 	}
 	for _, id := range resume {
 		e.log.Info("resuming campaign", "campaign", id)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -123,19 +122,11 @@ func segmentNotFound(id string) error {
 
 // readSegment reads segment id through r (the DB or a batch). found is false when it does not
 // exist; deleted segments are returned with DeletedAt set.
-func readSegment(r interface {
-	Get(dst, key []byte) ([]byte, error)
-}, id string) (*storage.Segment, bool, error) {
-	v, err := r.Get(nil, storage.SegmentKey(nil, id))
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("cannot read segment %q: %w", id, err)
-	}
+func readSegment(r storage.Reader, id string) (*storage.Segment, bool, error) {
 	s := new(storage.Segment)
-	if err := s.Unmarshal(v); err != nil {
-		return nil, false, fmt.Errorf("cannot read segment %q: %w", id, err)
+	found, err := storage.ReadSegment(r, id, s)
+	if err != nil || !found {
+		return nil, false, err
 	}
 	return s, true, nil
 }
@@ -150,24 +141,6 @@ func (e *Engine) liveSegment(id string) (*storage.Segment, error) {
 		return nil, segmentNotFound(id)
 	}
 	return s, nil
-}
-
-func putSegment(b *storage.Batch, s *storage.Segment) {
-	buf := getBuf()
-	*buf = s.Marshal((*buf)[:0])
-	b.Set(storage.SegmentKey(nil, s.ID), *buf)
-	putBuf(buf)
-}
-
-// segmentLocked reports whether a running campaign uses segment id.
-func (e *Engine) segmentLocked(r bitmap.Reader, id string) (bool, error) {
-	prefix := storage.SegmentLockPrefix(nil, id)
-	it := r.NewIter(prefix, storage.PrefixEnd(nil, prefix))
-	locked := it.First()
-	if err := it.Close(); err != nil {
-		return false, fmt.Errorf("cannot read locks of segment %q: %w", id, err)
-	}
-	return locked, nil
 }
 
 func lockedError(id string) error {
@@ -291,15 +264,13 @@ func (e *Engine) CreateSegment(p *SegmentParams) (*Segment, error) {
 	mu := e.segments.stripe(id)
 	mu.Lock()
 	defer mu.Unlock()
-	exists, err := e.db.Has(storage.SegmentKey(nil, id))
-	if err != nil {
-		return nil, fmt.Errorf("cannot create segment %q: %w", id, err)
-	}
-	if exists {
+	if _, exists, err := readSegment(e.db, id); err != nil {
+		return nil, err
+	} else if exists {
 		return nil, InputError("id", "segment %q already exists; choose another id or omit it", id)
 	}
 	tx := e.NewTx()
-	putSegment(tx.B, s)
+	tx.B.PutSegment(s)
 	if err := e.Commit(tx); err != nil {
 		return nil, fmt.Errorf("cannot create segment %q: %w", id, err)
 	}
@@ -315,7 +286,7 @@ func (e *Engine) GetSegment(id string) (*Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	locked, err := e.segmentLocked(e.db, id)
+	locked, err := storage.SegmentLocked(e.db, id)
 	if err != nil {
 		return nil, err
 	}
@@ -342,7 +313,7 @@ func (e *Engine) UpdateSegment(id string, p *SegmentParams) (*Segment, error) {
 	if p.ID != nil && *p.ID != "" && *p.ID != id {
 		return nil, InputError("id", "the id of a segment cannot be changed")
 	}
-	if locked, err := e.segmentLocked(e.db, id); err != nil {
+	if locked, err := storage.SegmentLocked(e.db, id); err != nil {
 		return nil, err
 	} else if locked {
 		return nil, lockedError(id)
@@ -377,13 +348,13 @@ func (e *Engine) UpdateSegment(id string, p *SegmentParams) (*Segment, error) {
 			return nil, InputError("filter", "segment %q has %d targets; a segment with targets cannot become dynamic: delete its targets first", id, old.Size)
 		}
 		// Whatever was stored for the old definition no longer applies.
-		bitmap.Delete(tx.B, storage.SegmentBitsPrefix(nil, id))
+		bitmap.Delete(tx.B, storage.SegmentBits(id))
 		s.Generation++
 		s.Size = 0
 		s.Computing = needsSizing(s)
 	}
 	s.UpdatedAt = e.nowMicros()
-	putSegment(tx.B, s)
+	tx.B.PutSegment(s)
 	if err := e.Commit(tx); err != nil {
 		return nil, fmt.Errorf("cannot update segment %q: %w", id, err)
 	}
@@ -403,7 +374,7 @@ func (e *Engine) DeleteSegment(id string) error {
 	if err != nil {
 		return err
 	}
-	if locked, err := e.segmentLocked(e.db, id); err != nil {
+	if locked, err := storage.SegmentLocked(e.db, id); err != nil {
 		return err
 	} else if locked {
 		return lockedError(id)
@@ -413,7 +384,7 @@ func (e *Engine) DeleteSegment(id string) error {
 	s.UpdatedAt = now
 	s.Computing = false
 	tx := e.NewTx()
-	putSegment(tx.B, s)
+	tx.B.PutSegment(s)
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot delete segment %q: %w", id, err)
 	}
@@ -479,7 +450,7 @@ func (e *Engine) targetsSegment(id string) (*storage.Segment, *sync.Mutex, error
 	}
 	if err == nil {
 		var locked bool
-		if locked, err = e.segmentLocked(e.db, id); err == nil && locked {
+		if locked, err = storage.SegmentLocked(e.db, id); err == nil && locked {
 			err = lockedError(id)
 		}
 	}
@@ -530,7 +501,7 @@ func (e *Engine) AddSegmentTargets(id string, targetIDs []string) error {
 	for i := range pairs {
 		sorted[i] = pairs[i].ord
 	}
-	added, err := bitmap.AddTx(tx.B, storage.SegmentBitsPrefix(nil, id), sorted, nil)
+	added, err := bitmap.AddTx(tx.B, storage.SegmentBits(id), sorted, nil)
 	if err != nil {
 		tx.Discard()
 		return fmt.Errorf("cannot add targets to segment %q: %w", id, err)
@@ -540,20 +511,16 @@ func (e *Engine) AddSegmentTargets(id string, targetIDs []string) error {
 		return nil
 	}
 	now := e.nowMicros()
-	val := storage.AppendBE64(nil, now)
-	key := storage.SegmentTargetPrefix(nil, id)
-	n := len(key)
 	j := 0
 	for _, ord := range added {
 		for pairs[j].ord != ord {
 			j++
 		}
-		key = append(key[:n], pairs[j].id...)
-		tx.B.Set(key, val)
+		tx.B.PutSegmentTarget(id, pairs[j].id, now)
 	}
 	s.Size += uint64(len(added))
 	s.UpdatedAt = now
-	putSegment(tx.B, s)
+	tx.B.PutSegment(s)
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot add targets to segment %q: %w", id, err)
 	}
@@ -589,7 +556,7 @@ func (e *Engine) DeleteSegmentTargets(id string, targetIDs []string) error {
 	for i := range pairs {
 		sorted[i] = pairs[i].ord
 	}
-	removed, err := bitmap.RemoveTx(tx.B, storage.SegmentBitsPrefix(nil, id), sorted, nil)
+	removed, err := bitmap.RemoveTx(tx.B, storage.SegmentBits(id), sorted, nil)
 	if err != nil {
 		tx.Discard()
 		return fmt.Errorf("cannot delete targets of segment %q: %w", id, err)
@@ -598,22 +565,19 @@ func (e *Engine) DeleteSegmentTargets(id string, targetIDs []string) error {
 		tx.Discard()
 		return nil
 	}
-	key := storage.SegmentTargetPrefix(nil, id)
-	n := len(key)
 	j := 0
 	for _, ord := range removed {
 		for pairs[j].ord != ord {
 			j++
 		}
-		key = append(key[:n], pairs[j].id...)
-		tx.B.Delete(key)
+		tx.B.DeleteSegmentTarget(id, pairs[j].id)
 	}
 	if uint64(len(removed)) > s.Size {
 		panic(fmt.Sprintf("BUG: segment %q: removing %d targets from %d", id, len(removed), s.Size))
 	}
 	s.Size -= uint64(len(removed))
 	s.UpdatedAt = e.nowMicros()
-	putSegment(tx.B, s)
+	tx.B.PutSegment(s)
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot delete targets of segment %q: %w", id, err)
 	}
@@ -632,9 +596,9 @@ func (e *Engine) SegmentTargetExists(id, targetID string) error {
 	notIn := NotFoundError("Can't find target %q in segment %q", targetID, id)
 	switch {
 	case isStatic(s):
-		ok, err := e.db.Has(storage.SegmentTargetKey(nil, id, targetID))
+		_, ok, err := storage.SegmentTargetAddedAt(e.db, id, targetID)
 		if err != nil {
-			return fmt.Errorf("cannot read target of segment %q: %w", id, err)
+			return err
 		}
 		if !ok {
 			return notIn
@@ -645,7 +609,7 @@ func (e *Engine) SegmentTargetExists(id, targetID string) error {
 		if !ok {
 			return notIn
 		}
-		in, err := bitmap.Contains(e.db, storage.SegmentBitsPrefix(nil, id), ord)
+		in, err := bitmap.Contains(e.db, storage.SegmentBits(id), ord)
 		if err != nil {
 			return fmt.Errorf("cannot read targets of segment %q: %w", id, err)
 		}
@@ -680,7 +644,7 @@ func (e *Engine) LockSegments(tx *Tx, ids []string, campaignID string) error {
 		if !found || s.DeletedAt != 0 {
 			return InputError("segment_ids", "segment %q does not exist", id)
 		}
-		tx.B.Set(storage.SegmentLockKey(nil, id, campaignID), nil)
+		tx.B.LockSegment(id, campaignID)
 	}
 	return nil
 }
@@ -689,7 +653,7 @@ func (e *Engine) LockSegments(tx *Tx, ids []string, campaignID string) error {
 // Segments that are missing or not locked by the campaign are ignored.
 func (e *Engine) UnlockSegments(tx *Tx, ids []string, campaignID string) {
 	for _, id := range ids {
-		tx.B.Delete(storage.SegmentLockKey(nil, id, campaignID))
+		tx.B.UnlockSegment(id, campaignID)
 	}
 }
 

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -147,8 +146,7 @@ func (e *Engine) QuerySegmentTargets(id string, q *QueryParams) (*TargetsPage, e
 	var tb targetBounds
 	pushTargetBounds(q.Filter, &tb)
 	pinned, isPinned := f.IDs("target_id")
-	prefix := storage.SegmentTargetPrefix(nil, id)
-	ts := targetScan{e: e, prefix: prefix, f: f, tb: tb, pinned: pinned, isPinned: isPinned}
+	ts := targetScan{e: e, id: id, f: f, tb: tb, pinned: pinned, isPinned: isPinned}
 
 	page := &TargetsPage{}
 	switch {
@@ -208,7 +206,7 @@ func (e *Engine) QuerySegmentTargets(id string, q *QueryParams) (*TargetsPage, e
 
 type targetScan struct {
 	e        *Engine
-	prefix   []byte
+	id       string // the segment
 	f        *filter.Filter
 	tb       targetBounds
 	pinned   []string
@@ -233,7 +231,6 @@ func (ts *targetScan) scan(asc bool, boundary string, hasBoundary bool, n int) (
 		if !asc {
 			slices.Reverse(ids)
 		}
-		key := slices.Clone(ts.prefix)
 		for _, id := range ids {
 			if len(out) == n {
 				break
@@ -241,76 +238,44 @@ func (ts *targetScan) scan(asc bool, boundary string, hasBoundary bool, n int) (
 			if tb.hasLo && (id < tb.lo || id == tb.lo && tb.loExcl) || tb.hasHi && (id > tb.hi || id == tb.hi && !tb.hiIncl) {
 				continue
 			}
-			key = append(key[:len(ts.prefix)], id...)
-			v, err := ts.e.db.Get(nil, key)
-			if err == storage.ErrNotFound {
-				continue
-			}
+			addedAt, found, err := storage.SegmentTargetAddedAt(ts.e.db, ts.id, id)
 			if err != nil {
 				return nil, err
 			}
-			t := SegmentTarget{TargetID: id}
-			if t.CreatedAt, err = storage.DecodeBE64(v); err != nil {
-				return nil, fmt.Errorf("cannot read target %q: %w", id, err)
-			}
-			if ts.f.Match(&t) {
+			if t := (SegmentTarget{TargetID: id, CreatedAt: addedAt}); found && ts.f.Match(&t) {
 				out = append(out, t)
 			}
 		}
 		return out, nil
 	}
 
-	lower := slices.Clone(ts.prefix)
+	// The range [from, to) of target ids; "\x00" after an id is the next string.
+	from, to := "", ""
 	if tb.hasLo {
-		lower = append(lower, tb.lo...)
+		from = tb.lo
 		if tb.loExcl {
-			lower = append(lower, 0)
+			from += "\x00"
 		}
 	}
-	var upper []byte
 	if tb.hasHi {
-		upper = append(slices.Clone(ts.prefix), tb.hi...)
+		to = tb.hi
 		if tb.hiIncl {
-			upper = append(upper, 0)
+			to += "\x00"
 		}
-	} else {
-		upper = storage.PrefixEnd(nil, ts.prefix)
-	}
-	if bytes.Compare(lower, upper) >= 0 {
-		return nil, nil
-	}
-	it := ts.e.db.NewIter(lower, upper)
-	var err error
-	var valid bool
-	if asc {
-		valid = it.First()
-	} else {
-		valid = it.Last()
-	}
-	for ; valid && len(out) < n; valid = step(it, asc) {
-		t := SegmentTarget{TargetID: string(it.Key()[len(ts.prefix):])}
-		if t.CreatedAt, err = storage.DecodeBE64(it.Value()); err != nil {
-			err = fmt.Errorf("cannot read target %q: %w", t.TargetID, err)
-			break
+		if to == "" {
+			return nil, nil // below every target id
 		}
-		if ts.f.Match(&t) {
+	}
+	err := storage.ScanSegmentTargets(ts.e.db, ts.id, from, to, !asc, func(target string, addedAt int64) bool {
+		if t := (SegmentTarget{TargetID: target, CreatedAt: addedAt}); ts.f.Match(&t) {
 			out = append(out, t)
 		}
-	}
-	if cerr := it.Close(); err == nil {
-		err = cerr
-	}
+		return len(out) < n
+	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
-}
-
-func step(it *storage.Iter, asc bool) bool {
-	if asc {
-		return it.Next()
-	}
-	return it.Prev()
 }
 
 // AppendSegmentTargetJSON appends the wire SegmentTargetResponse of t in segment segmentID.
@@ -380,26 +345,13 @@ func (e *Engine) QuerySegments(q *QueryParams) (*SegmentsPage, error) {
 				consider(s)
 			}
 		}
-	} else {
-		it := e.db.NewIter([]byte{storage.PrefixSegment}, []byte{storage.PrefixSegment + 1})
-		for ok := it.First(); ok; ok = it.Next() {
-			s := new(storage.Segment)
-			if err = s.Unmarshal(it.Value()); err != nil {
-				break
-			}
-			consider(s)
-		}
-		if cerr := it.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("cannot query segments: %w", err)
-		}
+	} else if err := storage.ScanSegments(e.db, func(s *storage.Segment) error { consider(s); return nil }); err != nil {
+		return nil, fmt.Errorf("cannot query segments: %w", err)
 	}
 	page := &SegmentsPage{}
 	page.Segments, page.Next, page.Prev = pageOf(rq, all)
 	for _, s := range page.Segments {
-		if s.Locked, err = e.segmentLocked(e.db, s.ID); err != nil {
+		if s.Locked, err = storage.SegmentLocked(e.db, s.ID); err != nil {
 			return nil, err
 		}
 	}

@@ -17,20 +17,12 @@ var errStopped = errors.New("engine: stopped")
 // sizer, which computes the size (and, for filter segments, the matching targets) of filter and
 // all_users segments after they are created or changed.
 func (e *Engine) startSegments() error {
-	it := e.db.NewIter([]byte{storage.PrefixSegment}, []byte{storage.PrefixSegment + 1})
-	var s storage.Segment
-	var err error
-	for ok := it.First(); ok; ok = it.Next() {
-		if err = s.Unmarshal(it.Value()); err != nil {
-			break
-		}
+	err := storage.ScanSegments(e.db, func(s *storage.Segment) error {
 		if s.Computing && s.DeletedAt == 0 {
 			e.segments.enqueue(s.ID)
 		}
-	}
-	if cerr := it.Close(); err == nil {
-		err = cerr
-	}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("cannot resume segment sizing: %w", err)
 	}
@@ -120,11 +112,11 @@ func (e *Engine) sizeSegment(id string, stop <-chan struct{}) error {
 	}
 	tx := e.NewTx()
 	if bm != nil {
-		bitmap.Store(tx.B, storage.SegmentBitsPrefix(nil, id), bm)
+		bitmap.Store(tx.B, storage.SegmentBits(id), bm)
 	}
 	cur.Size = size
 	cur.Computing = false
-	putSegment(tx.B, cur)
+	tx.B.PutSegment(cur)
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot store the size of segment %q: %w", id, err)
 	}
@@ -146,29 +138,21 @@ func (e *Engine) refreshUserSegments(stop <-chan struct{}) error {
 		bm  *bitmap.Bitmap
 	}
 	var jobs []*job
-	it := e.db.NewIter([]byte{storage.PrefixSegment}, []byte{storage.PrefixSegment + 1})
-	var s storage.Segment
-	var err error
-	for ok := it.First(); ok; ok = it.Next() {
-		if err = s.Unmarshal(it.Value()); err != nil {
-			break
-		}
-		if s.DeletedAt != 0 || s.Computing || s.Type != storage.SegmentTypeUser || !needsSizing(&s) {
-			continue
+	err := storage.ScanSegments(e.db, func(s *storage.Segment) error {
+		if s.DeletedAt != 0 || s.Computing || s.Type != storage.SegmentTypeUser || !needsSizing(s) {
+			return nil
 		}
 		j := &job{id: s.ID, gen: s.Generation}
 		if len(s.Filter) > 0 {
+			var err error
 			if j.f, err = filter.Compile(s.Filter, filter.UserSchema); err != nil {
-				err = fmt.Errorf("cannot compile the stored filter of segment %q: %w", s.ID, err)
-				break
+				return fmt.Errorf("cannot compile the stored filter of segment %q: %w", s.ID, err)
 			}
 			j.bm = bitmap.New()
 		}
 		jobs = append(jobs, j)
-	}
-	if cerr := it.Close(); err == nil {
-		err = cerr
-	}
+		return nil
+	})
 	if err != nil || len(jobs) == 0 {
 		return err
 	}
@@ -212,10 +196,10 @@ func (e *Engine) storeRefreshedSize(id string, gen uint64, bm *bitmap.Bitmap, li
 	if err != nil || !found || cur.DeletedAt != 0 || cur.Computing || cur.Generation != gen {
 		return err
 	}
-	prefix := storage.SegmentBitsPrefix(nil, id)
+	bits := storage.SegmentBits(id)
 	size := live
 	if bm != nil {
-		old, err := bitmap.Load(e.db, prefix)
+		old, err := bitmap.Load(e.db, bits)
 		if err != nil {
 			return fmt.Errorf("cannot refresh segment %q: %w", id, err)
 		}
@@ -228,10 +212,10 @@ func (e *Engine) storeRefreshedSize(id string, gen uint64, bm *bitmap.Bitmap, li
 	}
 	tx := e.NewTx()
 	if bm != nil {
-		bitmap.Store(tx.B, prefix, bm)
+		bitmap.Store(tx.B, bits, bm)
 	}
 	cur.Size = size
-	putSegment(tx.B, cur)
+	tx.B.PutSegment(cur)
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot refresh segment %q: %w", id, err)
 	}

@@ -89,17 +89,10 @@ func (e *Engine) GetUserByOrdinal(ord uint32) (*storage.User, bool, error) {
 
 // getUserRecord reads the record of ord, soft-deleted or not.
 func (e *Engine) getUserRecord(ord uint32) (*storage.User, bool, error) {
-	var kbuf [5]byte
-	v, err := e.db.Get(nil, storage.UserKey(kbuf[:0], ord))
-	if err == storage.ErrNotFound {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("cannot read user %d: %w", ord, err)
-	}
 	u := &storage.User{}
-	if err := u.Unmarshal(v); err != nil {
-		return nil, false, fmt.Errorf("cannot read user %d: %w", ord, err)
+	found, err := storage.ReadUser(e.db, ord, u)
+	if err != nil || !found {
+		return nil, false, err
 	}
 	return u, true, nil
 }
@@ -118,55 +111,13 @@ func (e *Engine) UsersByOrdinals(ords []uint32, fn func(ord uint32, u *storage.U
 
 // userRecords is UsersByOrdinals, including soft-deleted records when withDeleted is set.
 func (e *Engine) userRecords(ords []uint32, withDeleted bool, fn func(ord uint32, u *storage.User)) error {
-	if len(ords) == 0 {
-		return nil
-	}
-	lo, hi := ords[0], ords[len(ords)-1]
-	sorted := slices.IsSorted(ords)
-	if !sorted {
-		lo, hi = slices.Min(ords), slices.Max(ords)
-	}
-	var lower, upper [5]byte
-	it := e.db.NewIter(storage.UserKey(lower[:0], lo), userUpperKey(upper[:0], hi))
-	var (
-		u    storage.User
-		kbuf [5]byte
-		cur  uint32 // ordinal the iterator is on; 0 when unpositioned
-	)
-	for _, ord := range ords {
-		var ok bool
-		switch {
-		case cur != 0 && ord == cur:
-			ok = true
-		case sorted && cur != 0 && ord < cur:
-			continue // the iterator already passed ord: no such record
-		case cur != 0 && ord == cur+1:
-			ok = it.Next()
-		default:
-			ok = it.SeekGE(storage.UserKey(kbuf[:0], ord))
-		}
-		if !ok {
-			if sorted {
-				break // no record at or after ord
-			}
-			cur = 0
-			continue
-		}
-		cur = userKeyOrd(it.Key())
-		if cur != ord {
-			continue
-		}
-		if err := u.UnmarshalNoCopy(it.Value()); err != nil {
-			_ = it.Close()
-			return fmt.Errorf("cannot read user %d: %w", ord, err)
-		}
-		if !withDeleted && UserDeleted(&u) {
-			continue
+	return storage.ReadUsers(e.db, ords, func(ord uint32, u *storage.User) {
+		if !withDeleted && UserDeleted(u) {
+			return
 		}
 		u.ID = e.userID(ord, u.ID)
-		fn(ord, &u)
-	}
-	return it.Close()
+		fn(ord, u)
+	})
 }
 
 // ScanUsers calls fn for every live user in ascending ordinal order, until fn returns false.
@@ -175,38 +126,13 @@ func (e *Engine) userRecords(ords []uint32, withDeleted bool, fn func(ord uint32
 // NB: u aliases iterator memory and is reused: it is valid only during the call to fn (u.ID, the
 // interner's string, may be kept).
 func (e *Engine) ScanUsers(fn func(ord uint32, u *storage.User) bool) error {
-	it := e.db.NewIter([]byte{storage.PrefixUser}, []byte{storage.PrefixUser + 1})
-	var u storage.User
-	for ok := it.First(); ok; ok = it.Next() {
-		ord := userKeyOrd(it.Key())
-		if err := u.UnmarshalNoCopy(it.Value()); err != nil {
-			_ = it.Close()
-			return fmt.Errorf("cannot read user %d: %w", ord, err)
-		}
-		if UserDeleted(&u) {
-			continue
+	return storage.ScanUsers(e.db, func(ord uint32, u *storage.User) bool {
+		if UserDeleted(u) {
+			return true
 		}
 		u.ID = e.userID(ord, u.ID)
-		if !fn(ord, &u) {
-			break
-		}
-	}
-	return it.Close()
-}
-
-// userUpperKey appends the exclusive upper bound of the keys of ordinals ≤ hi.
-func userUpperKey(dst []byte, hi uint32) []byte {
-	if hi == ^uint32(0) {
-		return append(dst, storage.PrefixUser+1)
-	}
-	return storage.UserKey(dst, hi+1)
-}
-
-func userKeyOrd(k []byte) uint32 {
-	if len(k) != 5 {
-		panic(fmt.Sprintf("BUG: user key %x is not 5 bytes long", k))
-	}
-	return uint32(k[1])<<24 | uint32(k[2])<<16 | uint32(k[3])<<8 | uint32(k[4])
+		return fn(ord, u)
+	})
 }
 
 // UserDoc is a user as a filter.Doc: f.Match((*engine.UserDoc)(u)). Known fields are answered
@@ -332,9 +258,6 @@ func (e *Engine) putUsers(users []storage.User, ids []string, ords []uint32) ([]
 
 	now := e.nowMicros()
 	tx := e.NewTxSize(usersSizeHint(users))
-	buf := getBuf()
-	defer putBuf(buf)
-	var kbuf [5]byte
 	for i := range users {
 		u := &users[i]
 		if u.Role == "" {
@@ -351,8 +274,7 @@ func (e *Engine) putUsers(users []storage.User, ids []string, ords []uint32) ([]
 		u.DeletedAt = 0
 		u.LastActive = truncMicros(u.LastActive)
 		u.DeactivatedAt = truncMicros(u.DeactivatedAt)
-		*buf = u.Marshal((*buf)[:0])
-		tx.B.Set(storage.UserKey(kbuf[:0], ords[i]), *buf)
+		tx.B.PutUser(ords[i], u)
 	}
 	if err := e.Commit(tx); err != nil {
 		return ords, fmt.Errorf("cannot store %d users: %w", len(users), err)
@@ -397,14 +319,10 @@ func (e *Engine) PatchUsers(patches []UserPatch) ([]storage.User, error) {
 	}
 	now := e.nowMicros()
 	tx := e.NewTx()
-	buf := getBuf()
-	defer putBuf(buf)
-	var kbuf [5]byte
 	for i := range out {
 		u := &out[i]
 		u.UpdatedAt = now
-		*buf = u.Marshal((*buf)[:0])
-		tx.B.Set(storage.UserKey(kbuf[:0], ords[i]), *buf)
+		tx.B.PutUser(ords[i], u)
 	}
 	if err := e.Commit(tx); err != nil {
 		return nil, fmt.Errorf("cannot update %d users: %w", len(out), err)
@@ -517,12 +435,10 @@ func (e *Engine) DeleteUser(id string, hard bool) (*storage.User, error) {
 		u.DeletedAt = e.nowMicros()
 	}
 	tx := e.NewTx()
-	var kbuf [5]byte
-	key := storage.UserKey(kbuf[:0], ord)
 	if hard {
-		tx.B.Delete(key)
+		tx.B.DeleteUser(ord)
 	} else {
-		tx.B.Set(key, u.Marshal(nil))
+		tx.B.PutUser(ord, u)
 	}
 	if err := e.Commit(tx); err != nil {
 		return nil, fmt.Errorf("cannot delete user %q: %w", id, err)

@@ -515,7 +515,7 @@ func TestSegmentRestart(t *testing.T) {
 	rec := storage.Segment{ID: "pending", Type: "user", Filter: []byte(`{"role":"admin"}`), Computing: true, Generation: 1,
 		CreatedAt: time.Now().UnixNano(), UpdatedAt: time.Now().UnixNano()}
 	b := ts.DB.NewBatch()
-	b.Set(storage.SegmentKey(nil, rec.ID), rec.Marshal(nil))
+	b.PutSegment(&rec)
 	if err := b.Commit(true); err != nil {
 		t.Fatalf("cannot commit: %s", err)
 	}

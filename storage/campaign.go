@@ -11,12 +11,27 @@ const (
 	CampaignStopped    = "stopped"
 )
 
-// Audience kinds of a campaign: who the frozen bitmap's ordinals are.
+// AudienceKind says who the ordinals of a campaign's audience are.
+type AudienceKind byte
+
+// Audience kinds, as stored.
 const (
-	AudienceUnknown  byte = 0 // not decided yet (draft without segments resolved)
-	AudienceUsers    byte = 1 // user ordinals: one message per user, in a 1-1 (or templated) channel
-	AudienceChannels byte = 2 // channel ordinals: one message per channel (channel segments)
+	AudienceUnknown  AudienceKind = 0 // not decided yet
+	AudienceUsers    AudienceKind = 1 // user ordinals: one message per user, in a 1-1 (or templated) channel
+	AudienceChannels AudienceKind = 2 // channel ordinals: one message per channel (channel segments)
 )
+
+func (k AudienceKind) String() string {
+	switch k {
+	case AudienceUnknown:
+		return "unknown"
+	case AudienceUsers:
+		return "users"
+	case AudienceChannels:
+		return "channels"
+	}
+	return fmt.Sprintf("AudienceKind(%d)", byte(k))
+}
 
 const (
 	campaignVersion    = 1
@@ -76,7 +91,7 @@ type Campaign struct {
 	CreatedAt        int64
 	UpdatedAt        int64
 	// Audience says whether segment_ids target users or channels; set at create and update.
-	Audience byte
+	Audience AudienceKind
 }
 
 // Marshal appends the encoded campaign to dst.
@@ -121,7 +136,7 @@ func (c *Campaign) Marshal(dst []byte) []byte {
 	dst = AppendVarint(dst, c.StopAt)
 	dst = AppendVarint(dst, c.CreatedAt)
 	dst = AppendVarint(dst, c.UpdatedAt)
-	return append(dst, c.Audience)
+	return append(dst, byte(c.Audience))
 }
 
 // Unmarshal decodes src into c. Nothing in c aliases src.
@@ -181,7 +196,7 @@ func (c *Campaign) Unmarshal(src []byte) error {
 	c.StopAt = d.Varint()
 	c.CreatedAt = d.Varint()
 	c.UpdatedAt = d.Varint()
-	c.Audience = d.Byte()
+	c.Audience = AudienceKind(d.Byte())
 	if d.Err != nil {
 		return fmt.Errorf("cannot decode campaign: %w", d.Err)
 	}
@@ -205,7 +220,7 @@ type CampaignRun struct {
 	// Frozen is set once the audience bitmap is stored under PrefixCampaignBits.
 	Frozen bool
 	// Kind is the audience kind (AudienceUsers or AudienceChannels).
-	Kind byte
+	Kind AudienceKind
 	// Cursor is the last audience ordinal processed; the next chunk starts after it.
 	Cursor uint32
 	// Total is the audience size; Done how many of it were processed (sent or skipped).
@@ -224,7 +239,7 @@ type CampaignRun struct {
 func (r *CampaignRun) Marshal(dst []byte) []byte {
 	dst = append(dst, campaignRunVersion)
 	dst = AppendBool(dst, r.Frozen)
-	dst = append(dst, r.Kind)
+	dst = append(dst, byte(r.Kind))
 	dst = AppendUvarint(dst, uint64(r.Cursor))
 	dst = AppendUvarint(dst, r.Total)
 	dst = AppendUvarint(dst, r.Done)
@@ -243,7 +258,7 @@ func (r *CampaignRun) Unmarshal(src []byte) error {
 		return err
 	}
 	r.Frozen = d.Bool()
-	r.Kind = d.Byte()
+	r.Kind = AudienceKind(d.Byte())
 	cursor := d.Uvarint()
 	if cursor > 1<<32-1 {
 		d.fail()
@@ -266,18 +281,70 @@ func (r *CampaignRun) Unmarshal(src []byte) error {
 	return nil
 }
 
-// CampaignKey appends the PrefixCampaign key of id to dst.
-func CampaignKey(dst []byte, id string) []byte {
-	return NewKey(dst, PrefixCampaign).Str(id)
-}
+func campaignKey(dst []byte, id string) []byte { return NewKey(dst, PrefixCampaign).Str(id) }
 
 // CampaignRunKey appends the PrefixCampaignRun key of id to dst.
 func CampaignRunKey(dst []byte, id string) []byte {
 	return NewKey(dst, PrefixCampaignRun).Str(id)
 }
 
-// CampaignBitsPrefix appends the PrefixCampaignBits prefix of id's frozen audience to dst; the
-// audience's container keys follow it.
-func CampaignBitsPrefix(dst []byte, id string) []byte {
-	return NewKey(dst, PrefixCampaignBits).LStr(id)
+// ReadCampaign reads the definition of campaign id through r into c (nothing aliases r); found
+// is false when there is none.
+func ReadCampaign(r Reader, id string, c *Campaign) (found bool, err error) {
+	var kb [64]byte
+	if found, err = GetRecord(r, campaignKey(kb[:0], id), c); err != nil {
+		return false, fmt.Errorf("cannot read campaign %q: %w", id, err)
+	}
+	return found, nil
+}
+
+// ReadCampaignRun reads the progress of campaign id through r into run; found is false when the
+// campaign never started.
+func ReadCampaignRun(r Reader, id string, run *CampaignRun) (found bool, err error) {
+	var kb [64]byte
+	if found, err = GetRecord(r, CampaignRunKey(kb[:0], id), run); err != nil {
+		return false, fmt.Errorf("cannot read the progress of campaign %q: %w", id, err)
+	}
+	return found, nil
+}
+
+// PutCampaign stores c as the definition of campaign c.ID in b.
+func (b *Batch) PutCampaign(c *Campaign) {
+	var kb [64]byte
+	b.putRecord(campaignKey(kb[:0], c.ID), c)
+}
+
+// PutCampaignRun stores run as the progress of campaign id in b.
+func (b *Batch) PutCampaignRun(id string, run *CampaignRun) {
+	var kb [64]byte
+	b.putRecord(CampaignRunKey(kb[:0], id), run)
+}
+
+// DeleteCampaign removes campaign id in b: its definition, its progress and its frozen audience.
+func (b *Batch) DeleteCampaign(id string) {
+	var kb [64]byte
+	b.Delete(campaignKey(kb[:0], id))
+	b.Delete(CampaignRunKey(kb[:0], id))
+	b.DeleteBits(CampaignBits(id))
+}
+
+// ScanCampaigns calls fn with every campaign definition in id order, until fn returns an error,
+// which ScanCampaigns returns. Each c is new: fn may keep it.
+func ScanCampaigns(r Reader, fn func(c *Campaign) error) error {
+	it := r.NewIter([]byte{PrefixCampaign}, []byte{PrefixCampaign + 1})
+	var err error
+	for ok := it.First(); ok; ok = it.Next() {
+		c := new(Campaign)
+		if err = c.Unmarshal(it.Value()); err != nil {
+			err = fmt.Errorf("cannot read campaign %q: %w", it.Key()[1:], err)
+			break
+		}
+		if err = fn(c); err != nil {
+			break
+		}
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -39,6 +39,18 @@
 // Values are append-style codecs (Marshal(dst []byte) []byte) starting with a version byte; custom
 // fields are kept as one raw JSON object. Decoder reads them back and reports ErrCorrupt.
 //
+// # Access
+//
+// Users, segments, campaigns and bitmaps are read and written through typed paths, so that callers
+// never build or slice their keys: reads go through a Reader (the DB, or a Batch to see its own
+// writes) — GetRecord (get and decode any record), ReadUser, ReadUsers, ScanUsers, ReadSegment,
+// ScanSegments, SegmentTargetAddedAt, ScanSegmentTargets, SegmentLocked, ReadCampaign,
+// ReadCampaignRun, ScanCampaigns, ScanBits, ScanUserChannels, ScanMembers, ScanChannels — and
+// writes are Batch methods (PutUser, PutSegment, PutSegmentTarget, LockSegment, PutCampaign,
+// PutCampaignRun, DeleteCampaign, PutBitsContainer, ...). Bits names one stored bitmap. The Prefix
+// constants and the channel, message and outbox key builders are still exported for the engine's
+// channel, message and outbox code.
+//
 // # Durability
 //
 // Batch.Commit(true) returns after the WAL is fsynced; concurrent committers share fsyncs (Pebble's

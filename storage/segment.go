@@ -1,8 +1,11 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"slices"
 )
 
 const segmentVersion = 1
@@ -53,43 +56,168 @@ type Segment struct {
 	DeletedAt int64
 }
 
-// SegmentKey appends the key of segment id's record to dst.
-func SegmentKey(dst []byte, id string) []byte {
-	return NewKey(dst, PrefixSegment).Str(id)
-}
+func segmentKey(dst []byte, id string) []byte { return NewKey(dst, PrefixSegment).Str(id) }
 
-// SegmentBitsPrefix appends the prefix of segment id's target bitmap containers to dst (the
-// bitmap package appends <be16 container hi>).
-func SegmentBitsPrefix(dst []byte, id string) []byte {
-	return NewKey(dst, PrefixSegmentBits).LStr(id)
-}
+// segmentTargetPrefix appends the prefix of segment id's target-id index to dst.
+func segmentTargetPrefix(dst []byte, id string) []byte { return NewKey(dst, PrefixSegmentTgt).LStr(id) }
 
-// SegmentTargetPrefix appends the prefix of segment id's target-id index to dst.
-func SegmentTargetPrefix(dst []byte, id string) []byte {
-	return NewKey(dst, PrefixSegmentTgt).LStr(id)
-}
-
-// SegmentTargetKey appends the index key of target in segment id to dst. Its value is the be64
-// unix-nanosecond time the target was added.
-func SegmentTargetKey(dst []byte, id, target string) []byte {
+// segmentTargetKey appends the index key of target in segment id to dst.
+func segmentTargetKey(dst []byte, id, target string) []byte {
 	return NewKey(dst, PrefixSegmentTgt).LStr(id).Str(target)
 }
 
-// SegmentLockPrefix appends the prefix of segment id's lock keys to dst.
-func SegmentLockPrefix(dst []byte, id string) []byte {
-	return NewKey(dst, PrefixSegmentLock).LStr(id)
-}
+// segmentLockPrefix appends the prefix of segment id's lock keys to dst.
+func segmentLockPrefix(dst []byte, id string) []byte { return NewKey(dst, PrefixSegmentLock).LStr(id) }
 
-// SegmentLockKey appends the key that records that campaign campaignID uses segment id to dst.
-func SegmentLockKey(dst []byte, id, campaignID string) []byte {
+// segmentLockKey appends the key that records that campaign campaignID uses segment id to dst.
+func segmentLockKey(dst []byte, id, campaignID string) []byte {
 	return NewKey(dst, PrefixSegmentLock).LStr(id).Str(campaignID)
 }
 
-// AppendBE64 appends v as 8 big-endian bytes (target index values).
-func AppendBE64(dst []byte, v int64) []byte { return binary.BigEndian.AppendUint64(dst, uint64(v)) }
+// ReadSegment reads the record of segment id through r into s (nothing aliases r). found is false
+// when there is none; a deleted segment is found, with DeletedAt set.
+func ReadSegment(r Reader, id string, s *Segment) (found bool, err error) {
+	var kb [64]byte
+	found, err = GetRecord(r, segmentKey(kb[:0], id), s)
+	if err != nil {
+		return false, fmt.Errorf("cannot read segment %q: %w", id, err)
+	}
+	return found, nil
+}
 
-// DecodeBE64 decodes 8 big-endian bytes, or reports ErrCorrupt.
-func DecodeBE64(b []byte) (int64, error) {
+// PutSegment stores s as the record of segment s.ID in b.
+func (b *Batch) PutSegment(s *Segment) {
+	var kb [64]byte
+	b.putRecord(segmentKey(kb[:0], s.ID), s)
+}
+
+// ScanSegments calls fn with every segment record (deleted ones included) in id order, until fn
+// returns an error, which ScanSegments returns. Each s is new: fn may keep it.
+func ScanSegments(r Reader, fn func(s *Segment) error) error {
+	it := r.NewIter([]byte{PrefixSegment}, []byte{PrefixSegment + 1})
+	var err error
+	for ok := it.First(); ok; ok = it.Next() {
+		s := new(Segment)
+		if err = s.Unmarshal(it.Value()); err != nil {
+			err = fmt.Errorf("cannot read segment %q: %w", it.Key()[1:], err)
+			break
+		}
+		if err = fn(s); err != nil {
+			break
+		}
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// The target index of a static segment: target id → be64 unix-nanosecond time it was added.
+
+// SegmentTargetAddedAt returns when target was added to segment id; found is false when target is
+// not in the segment's target index.
+func SegmentTargetAddedAt(r Reader, id, target string) (addedAt int64, found bool, err error) {
+	var kb [128]byte
+	var vb [8]byte
+	v, err := r.Get(vb[:0], segmentTargetKey(kb[:0], id, target))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("cannot read target %q of segment %q: %w", target, id, err)
+	}
+	if addedAt, err = decodeBE64(v); err != nil {
+		return 0, false, fmt.Errorf("cannot read target %q of segment %q: %w", target, id, err)
+	}
+	return addedAt, true, nil
+}
+
+// PutSegmentTarget records in b that target was added to segment id at addedAt (unix nanos).
+func (b *Batch) PutSegmentTarget(id, target string, addedAt int64) {
+	var kb [128]byte
+	var vb [8]byte
+	b.Set(segmentTargetKey(kb[:0], id, target), appendBE64(vb[:0], addedAt))
+}
+
+// DeleteSegmentTarget removes target from segment id's target index in b.
+func (b *Batch) DeleteSegmentTarget(id, target string) {
+	var kb [128]byte
+	b.Delete(segmentTargetKey(kb[:0], id, target))
+}
+
+// ScanSegmentTargets calls fn with the targets of segment id whose target id t is in
+// [from, to) — to "" means no upper bound (no target id is empty) — in ascending target id order,
+// or descending when reverse, until fn returns false.
+func ScanSegmentTargets(r Reader, id, from, to string, reverse bool, fn func(target string, addedAt int64) bool) error {
+	prefix := segmentTargetPrefix(nil, id)
+	lower := append(slices.Clip(prefix), from...)
+	upper := PrefixEnd(nil, prefix)
+	if to != "" {
+		upper = append(slices.Clip(prefix), to...)
+	}
+	if bytes.Compare(lower, upper) >= 0 {
+		return nil
+	}
+	it := r.NewIter(lower, upper)
+	var (
+		err   error
+		valid bool
+	)
+	if reverse {
+		valid = it.Last()
+	} else {
+		valid = it.First()
+	}
+	for valid {
+		target := string(it.Key()[len(prefix):])
+		var addedAt int64
+		if addedAt, err = decodeBE64(it.Value()); err != nil {
+			err = fmt.Errorf("cannot read target %q of segment %q: %w", target, id, err)
+			break
+		}
+		if !fn(target, addedAt) {
+			break
+		}
+		if reverse {
+			valid = it.Prev()
+		} else {
+			valid = it.Next()
+		}
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// LockSegment records in b that campaign campaignID uses segment id (see Segment).
+func (b *Batch) LockSegment(id, campaignID string) {
+	var kb [128]byte
+	b.Set(segmentLockKey(kb[:0], id, campaignID), nil)
+}
+
+// UnlockSegment records in b that campaign campaignID no longer uses segment id.
+func (b *Batch) UnlockSegment(id, campaignID string) {
+	var kb [128]byte
+	b.Delete(segmentLockKey(kb[:0], id, campaignID))
+}
+
+// SegmentLocked reports whether any campaign uses segment id.
+func SegmentLocked(r Reader, id string) (bool, error) {
+	prefix := segmentLockPrefix(nil, id)
+	it := r.NewIter(prefix, PrefixEnd(nil, prefix))
+	locked := it.First()
+	if err := it.Close(); err != nil {
+		return false, fmt.Errorf("cannot read the locks of segment %q: %w", id, err)
+	}
+	return locked, nil
+}
+
+// appendBE64 appends v as 8 big-endian bytes (target index values).
+func appendBE64(dst []byte, v int64) []byte { return binary.BigEndian.AppendUint64(dst, uint64(v)) }
+
+// decodeBE64 decodes 8 big-endian bytes, or reports ErrCorrupt.
+func decodeBE64(b []byte) (int64, error) {
 	if len(b) != 8 {
 		return 0, fmt.Errorf("cannot decode be64 of %d bytes: %w", len(b), ErrCorrupt)
 	}

@@ -55,23 +55,23 @@ func TestSegmentCodecCorrupt(t *testing.T) {
 
 func TestSegmentKeys(t *testing.T) {
 	// A segment's keys never share a prefix with another segment whose id extends it.
-	a, b := SegmentTargetPrefix(nil, "a"), SegmentTargetPrefix(nil, "ab")
-	if bytes.HasPrefix(b, a) || bytes.HasPrefix(SegmentTargetKey(nil, "ab", "x"), a) {
+	a, b := segmentTargetPrefix(nil, "a"), segmentTargetPrefix(nil, "ab")
+	if bytes.HasPrefix(b, a) || bytes.HasPrefix(segmentTargetKey(nil, "ab", "x"), a) {
 		t.Fatalf("target prefix of %q covers %q", "a", "ab")
 	}
-	if k := SegmentTargetKey(nil, "a", "t1"); !bytes.HasPrefix(k, a) || string(k[len(a):]) != "t1" {
+	if k := segmentTargetKey(nil, "a", "t1"); !bytes.HasPrefix(k, a) || string(k[len(a):]) != "t1" {
 		t.Fatalf("unexpected target key %q", k)
 	}
-	if k := SegmentLockKey(nil, "a", "c1"); !bytes.HasPrefix(k, SegmentLockPrefix(nil, "a")) || k[0] != PrefixSegmentLock {
+	if k := segmentLockKey(nil, "a", "c1"); !bytes.HasPrefix(k, segmentLockPrefix(nil, "a")) || k[0] != PrefixSegmentLock {
 		t.Fatalf("unexpected lock key %q", k)
 	}
-	if k := SegmentBitsPrefix(nil, "a"); k[0] != PrefixSegmentBits || len(k) != 6 {
+	if k := SegmentBits("a").prefix; k[0] != PrefixSegmentBits || len(k) != 6 {
 		t.Fatalf("unexpected bits prefix %q", k)
 	}
-	if v, err := DecodeBE64(AppendBE64(nil, -5)); err != nil || v != -5 {
+	if v, err := decodeBE64(appendBE64(nil, -5)); err != nil || v != -5 {
 		t.Fatalf("unexpected be64 round trip; got %d, %v", v, err)
 	}
-	if _, err := DecodeBE64([]byte{1}); !errors.Is(err, ErrCorrupt) {
+	if _, err := decodeBE64([]byte{1}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("unexpected error for a short be64; got %v", err)
 	}
 }

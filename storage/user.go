@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"encoding/binary"
 	"fmt"
+	"slices"
 	"unsafe"
 )
 
@@ -43,6 +45,132 @@ type User struct {
 // UserKey appends the key of the user with ordinal ord to dst.
 func UserKey(dst []byte, ord uint32) []byte {
 	return NewKey(dst, PrefixUser).U32(ord)
+}
+
+// userKeyOrd returns the ordinal of a user key.
+func userKeyOrd(k []byte) (uint32, error) {
+	if len(k) != 5 {
+		return 0, fmt.Errorf("cannot read user key %x: %w", k, ErrCorrupt)
+	}
+	return binary.BigEndian.Uint32(k[1:]), nil
+}
+
+// userUpperKey appends the exclusive upper bound of the keys of the ordinals up to hi to dst.
+func userUpperKey(dst []byte, hi uint32) []byte {
+	if hi == ^uint32(0) {
+		return append(dst, PrefixUser+1)
+	}
+	return UserKey(dst, hi+1)
+}
+
+// ReadUser reads the record of user ord through r into u (strings copied; u.Custom is u's own).
+// found is false when there is none.
+func ReadUser(r Reader, ord uint32, u *User) (found bool, err error) {
+	var kb [5]byte
+	found, err = GetRecord(r, UserKey(kb[:0], ord), u)
+	if err != nil {
+		return false, fmt.Errorf("cannot read user %d: %w", ord, err)
+	}
+	return found, nil
+}
+
+// PutUser stores u as the record of user ord in b.
+func (b *Batch) PutUser(ord uint32, u *User) {
+	var kb [5]byte
+	b.putRecord(UserKey(kb[:0], ord), u)
+}
+
+// DeleteUser removes the record of user ord in b.
+func (b *Batch) DeleteUser(ord uint32) {
+	var kb [5]byte
+	b.Delete(UserKey(kb[:0], ord))
+}
+
+// ScanUsers calls fn with every stored user record (soft-deleted ones included) in ascending
+// ordinal order, until fn returns false. It is one forward scan.
+//
+// NB: u aliases iterator memory and is reused (UnmarshalNoCopy): it is valid only during the call.
+func ScanUsers(r Reader, fn func(ord uint32, u *User) bool) error {
+	it := r.NewIter([]byte{PrefixUser}, []byte{PrefixUser + 1})
+	var (
+		u   User
+		err error
+	)
+	for ok := it.First(); ok; ok = it.Next() {
+		var ord uint32
+		if ord, err = userKeyOrd(it.Key()); err != nil {
+			break
+		}
+		if err = u.UnmarshalNoCopy(it.Value()); err != nil {
+			err = fmt.Errorf("cannot read user %d: %w", ord, err)
+			break
+		}
+		if !fn(ord, &u) {
+			break
+		}
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// ReadUsers calls fn with the stored record of each ordinal of ords that has one (soft-deleted
+// ones included), in the order of ords. Ascending ords (a roaring bitmap's order) are read with
+// ONE forward scan, not one lookup each; any order works, just slower.
+//
+// NB: u aliases iterator memory and is reused, as in ScanUsers.
+func ReadUsers(r Reader, ords []uint32, fn func(ord uint32, u *User)) error {
+	if len(ords) == 0 {
+		return nil
+	}
+	lo, hi := ords[0], ords[len(ords)-1]
+	sorted := slices.IsSorted(ords)
+	if !sorted {
+		lo, hi = slices.Min(ords), slices.Max(ords)
+	}
+	var lower, upper, kb [5]byte
+	it := r.NewIter(UserKey(lower[:0], lo), userUpperKey(upper[:0], hi))
+	var (
+		u   User
+		cur uint32 // ordinal the iterator is on; 0 when unpositioned
+		err error
+	)
+	for _, ord := range ords {
+		var ok bool
+		switch {
+		case cur != 0 && ord == cur:
+			ok = true
+		case sorted && cur != 0 && ord < cur:
+			continue // the iterator already passed ord: no such record
+		case cur != 0 && ord == cur+1:
+			ok = it.Next()
+		default:
+			ok = it.SeekGE(UserKey(kb[:0], ord))
+		}
+		if !ok {
+			if sorted {
+				break // no record at or after ord
+			}
+			cur = 0
+			continue
+		}
+		if cur, err = userKeyOrd(it.Key()); err != nil {
+			break
+		}
+		if cur != ord {
+			continue
+		}
+		if err = u.UnmarshalNoCopy(it.Value()); err != nil {
+			err = fmt.Errorf("cannot read user %d: %w", ord, err)
+			break
+		}
+		fn(ord, &u)
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Marshal appends the encoded user to dst.
