@@ -36,33 +36,19 @@ var ErrCampaignNotFound = errors.New("engine: campaign not found")
 
 // campaignsState is the engine's state for campaigns, the scheduler and the fan-out.
 type campaignsState struct {
-	// mu guards locks, runs and sched. It is a leaf: nothing else is locked while holding it.
+	// locks serialise the state changes of one campaign (by id): create, update, start, stop,
+	// delete, and the commit of each fan-out chunk.
+	locks recordLocks
+	// mu guards runs and sched. It is a leaf: nothing else is locked while holding it.
 	mu sync.Mutex
-	// locks serialise the state changes of one campaign (create, update, start, stop, delete,
-	// and the commit of each fan-out chunk). See doc.go for the lock order.
-	locks map[string]*sync.Mutex
 	// runs are the fan-outs in progress, by campaign id.
 	runs map[string]*campaignRun
 	// sched holds the pending scheduled_for / stop_at times (scheduler.go).
 	sched schedule
 }
 
-// lockCampaign locks campaign id's state mutex and returns its unlock function.
-func (e *Engine) lockCampaign(id string) func() {
-	cs := &e.campaigns
-	cs.mu.Lock()
-	if cs.locks == nil {
-		cs.locks = make(map[string]*sync.Mutex)
-	}
-	m := cs.locks[id]
-	if m == nil {
-		m = &sync.Mutex{}
-		cs.locks[id] = m
-	}
-	cs.mu.Unlock()
-	m.Lock()
-	return m.Unlock
-}
+// lockCampaign locks campaign id's stripe (campaignsState.locks) and returns its unlock function.
+func (e *Engine) lockCampaign(id string) func() { return e.campaigns.locks.lockID(id) }
 
 // CampaignInput is a create or update request (wire spec §6.1). Absent (or null) fields are nil:
 // create uses defaults, update keeps the stored value.

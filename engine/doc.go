@@ -78,8 +78,8 @@
 // A segment is one record (storage.Segment, key 0x10 id). Static segments keep their targets as a
 // bitmap of ordinals (package bitmap, 0x11) and a sorted target-id index (0x12 → created_at); the
 // record's size is updated in the same batch. Writers of one segment (create, update, delete,
-// add/delete targets, the sizer's final write) hold the segment's lock stripe (segmentsState, 64
-// stripes by hash of the id) across the commit, so record and targets change together.
+// add/delete targets, the sizer's final write) hold the segment's stripe (segmentsState.locks, a
+// recordLocks table, locks.go) across the commit, so record and targets change together.
 //
 // Filter and all_users segments are sized by one background goroutine (segments_sizer.go): create
 // and update set Computing and bump Generation, then queue the id; the sizer scans users (ScanUsers,
@@ -109,7 +109,7 @@
 // Status changes write the record and their campaign.started / campaign.completed /
 // campaign.stopped event (full campaign JSON with stats, Key = campaign id, id derived from the
 // campaign and the type) in one Tx. Every state change of a campaign holds its campaign lock
-// (campaignsState.locks, one mutex per id) across its commit.
+// (lockCampaign: a stripe of campaignsState.locks, a recordLocks table) across its commit.
 //
 // Lifecycle: draft → scheduled (start with a future scheduled_for) → in_progress → completed;
 // stop turns scheduled or in_progress into stopped; a campaign is sent once (start on in_progress,
@@ -162,15 +162,12 @@
 //
 // # Lock order
 //
-// User record stripes (usersState.locks, taken in ascending order) are taken after the user ids
-// are interned and take no other engine lock; they are held across the users' commit.
-//
-// Segment stripes take no other engine lock while held (targets are interned before the stripe is
-// taken); they are held across the segment's commit.
-//
-// Campaign locks: channelsState.bulkMu → channel lock stripes → campaign lock (the chunk's commit
-// goroutine takes its campaign's lock with the sealed Tx's stripes held, just before the commit);
-// code holding a campaign lock takes no channel, segment or user lock. campaignsState.mu is a leaf.
+// Users, segments and campaigns are locked by stripes of one recordLocks table each (locks.go
+// states the contract). User and segment stripes are leaves: they are taken after the ids are
+// interned and nothing else is locked while they are held, across their commit. Campaign stripes
+// come after the channel latches (a chunk's commit takes its campaign's stripe holding the chunk's
+// latches); code holding a campaign stripe takes no channel latch and no user or segment stripe.
+// campaignsState.mu is a leaf.
 // channelsState.handMu is a leaf (never held while waiting); a bulk Tx may wait for the sealed bulk
 // Tx to end while holding bulkMu and stripes, which is safe because a sealed Tx waits for no
 // channel lock and never for bulkMu.

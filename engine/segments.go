@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,11 +32,9 @@ const (
 
 // segmentsState is the engine's state for segments and audience resolution.
 type segmentsState struct {
-	// stripes serialise the writers of one segment: its record (read-modify-write), its target
-	// bitmap and index. A stripe is held across the commit.
-	stripes  [64]sync.Mutex
-	seed     maphash.Seed
-	seedOnce sync.Once
+	// locks serialise the writers of one segment (by id): its record (read-modify-write), its
+	// target bitmap and index. A stripe is held across the commit.
+	locks recordLocks
 
 	// pending holds the ids of segments whose size must be computed; wake nudges the sizer.
 	pendMu  sync.Mutex
@@ -46,11 +43,6 @@ type segmentsState struct {
 
 	// refreshEvery overrides DefaultSegmentRefresh when set before Start (tests); < 0 disables.
 	refreshEvery time.Duration
-}
-
-func (s *segmentsState) stripe(id string) *sync.Mutex {
-	s.seedOnce.Do(func() { s.seed = maphash.MakeSeed() })
-	return &s.stripes[maphash.String(s.seed, id)%uint64(len(s.stripes))]
 }
 
 func (s *segmentsState) wakeCh() chan struct{} {
@@ -261,9 +253,8 @@ func (e *Engine) CreateSegment(p *SegmentParams) (*Segment, error) {
 	}
 	s.Computing = needsSizing(s)
 
-	mu := e.segments.stripe(id)
-	mu.Lock()
-	defer mu.Unlock()
+	unlock := e.segments.locks.lockID(id)
+	defer unlock()
 	if _, exists, err := readSegment(e.db, id); err != nil {
 		return nil, err
 	} else if exists {
@@ -300,9 +291,8 @@ func (e *Engine) UpdateSegment(id string, p *SegmentParams) (*Segment, error) {
 	if err := checkSegmentText(p); err != nil {
 		return nil, err
 	}
-	mu := e.segments.stripe(id)
-	mu.Lock()
-	defer mu.Unlock()
+	unlock := e.segments.locks.lockID(id)
+	defer unlock()
 	s, err := e.liveSegment(id)
 	if err != nil {
 		return nil, err
@@ -367,9 +357,8 @@ func (e *Engine) UpdateSegment(id string, p *SegmentParams) (*Segment, error) {
 // DeleteSegment soft-deletes segment id: it leaves querySegments results and cannot be used by
 // new campaigns; its targets are kept.
 func (e *Engine) DeleteSegment(id string) error {
-	mu := e.segments.stripe(id)
-	mu.Lock()
-	defer mu.Unlock()
+	unlock := e.segments.locks.lockID(id)
+	defer unlock()
 	s, err := e.liveSegment(id)
 	if err != nil {
 		return err
@@ -439,11 +428,10 @@ func pairTargets(ords []uint32, ids []string) []targetPair {
 }
 
 // targetsSegment locks segment id's stripe and returns the segment when its targets may change:
-// it exists, is static and is not locked by a running campaign. On success the caller must unlock
-// the returned mutex; on error nothing is held.
-func (e *Engine) targetsSegment(id string) (*storage.Segment, *sync.Mutex, error) {
-	mu := e.segments.stripe(id)
-	mu.Lock()
+// it exists, is static and is not locked by a running campaign. On success the caller must call
+// the returned unlock; on error nothing is held.
+func (e *Engine) targetsSegment(id string) (*storage.Segment, func(), error) {
+	unlock := e.segments.locks.lockID(id)
 	s, err := e.liveSegment(id)
 	if err == nil && !isStatic(s) {
 		err = InputError("target_ids", "segment %q is dynamic (%s); only static segments have targets", id, segmentKind(s))
@@ -455,10 +443,10 @@ func (e *Engine) targetsSegment(id string) (*storage.Segment, *sync.Mutex, error
 		}
 	}
 	if err != nil {
-		mu.Unlock()
+		unlock()
 		return nil, nil, err
 	}
-	return s, mu, nil
+	return s, unlock, nil
 }
 
 func segmentKind(s *storage.Segment) string {
@@ -491,11 +479,11 @@ func (e *Engine) AddSegmentTargets(id string, targetIDs []string) error {
 	}
 	pairs := pairTargets(ords, targetIDs)
 
-	s, mu, err := e.targetsSegment(id)
+	s, unlock, err := e.targetsSegment(id)
 	if err != nil {
 		return err
 	}
-	defer mu.Unlock()
+	defer unlock()
 	tx := e.NewTx()
 	sorted := make([]uint32, len(pairs))
 	for i := range pairs {
@@ -543,11 +531,11 @@ func (e *Engine) DeleteSegmentTargets(id string, targetIDs []string) error {
 	}
 	pairs := pairTargets(ords, targetIDs)
 
-	s, mu, err := e.targetsSegment(id)
+	s, unlock, err := e.targetsSegment(id)
 	if err != nil {
 		return err
 	}
-	defer mu.Unlock()
+	defer unlock()
 	if len(pairs) == 0 {
 		return nil
 	}

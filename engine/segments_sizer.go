@@ -103,9 +103,8 @@ func (e *Engine) sizeSegment(id string, stop <-chan struct{}) error {
 		return err
 	}
 
-	mu := e.segments.stripe(id)
-	mu.Lock()
-	defer mu.Unlock()
+	unlock := e.segments.locks.lockID(id)
+	defer unlock()
 	cur, found, err := readSegment(e.db, id)
 	if err != nil || !found || cur.DeletedAt != 0 || !cur.Computing || cur.Generation != s.Generation {
 		return err
@@ -189,9 +188,8 @@ func (e *Engine) refreshUserSegments(stop <-chan struct{}) error {
 // storeRefreshedSize stores a refreshed size (bm nil: an all_users segment of live users) unless
 // the segment changed meanwhile or nothing differs.
 func (e *Engine) storeRefreshedSize(id string, gen uint64, bm *bitmap.Bitmap, live uint64) error {
-	mu := e.segments.stripe(id)
-	mu.Lock()
-	defer mu.Unlock()
+	unlock := e.segments.locks.lockID(id)
+	defer unlock()
 	cur, found, err := readSegment(e.db, id)
 	if err != nil || !found || cur.DeletedAt != 0 || cur.Computing || cur.Generation != gen {
 		return err

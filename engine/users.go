@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fastjson"
@@ -15,39 +14,11 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// userLockStripes is the number of striped locks serialising read-modify-write of user records.
-const userLockStripes = 64
-
 // usersState is the engine's state for users, the user part of the filter, bulk import.
 type usersState struct {
-	// locks[ord%userLockStripes] is held across read-modify-commit of a user record, so that a
-	// concurrent upsert, partial update or delete of the same user never loses a write.
-	// NB: a writer takes every stripe it needs in ascending order (lockUsers).
-	locks [userLockStripes]sync.Mutex
-}
-
-// stripeMask returns the set of lock stripes covering ords.
-func stripeMask(ords []uint32) uint64 {
-	var m uint64
-	for _, o := range ords {
-		m |= 1 << (o % userLockStripes)
-		if m == ^uint64(0) {
-			break
-		}
-	}
-	return m
-}
-
-func (s *usersState) lock(mask uint64) {
-	for m := mask; m != 0; m &= m - 1 {
-		s.locks[bits.TrailingZeros64(m)].Lock()
-	}
-}
-
-func (s *usersState) unlock(mask uint64) {
-	for m := mask; m != 0; m &= m - 1 {
-		s.locks[bits.TrailingZeros64(m)].Unlock()
-	}
+	// locks serialise read-modify-commit of user records (by ordinal), so that a concurrent
+	// upsert, partial update or delete of the same user never loses a write.
+	locks recordLocks
 }
 
 // nowMicros returns the engine clock in unix nanoseconds truncated to microseconds, the precision
@@ -233,9 +204,9 @@ func (e *Engine) putUsers(users []storage.User, ids []string, ords []uint32) ([]
 	if err != nil {
 		return ords, fmt.Errorf("cannot intern %d user ids: %w", len(ids), err)
 	}
-	mask := stripeMask(ords)
-	e.users.lock(mask)
-	defer e.users.unlock(mask)
+	mask := ordsMask(ords)
+	e.users.locks.lock(mask)
+	defer e.users.locks.unlock(mask)
 
 	// created_at of the users that may exist: one forward scan over their ordinals.
 	var old []uint32
@@ -298,9 +269,9 @@ func (e *Engine) PatchUsers(patches []UserPatch) ([]storage.User, error) {
 		}
 		ords[i] = ord
 	}
-	mask := stripeMask(ords)
-	e.users.lock(mask)
-	defer e.users.unlock(mask)
+	mask := ordsMask(ords)
+	e.users.locks.lock(mask)
+	defer e.users.locks.unlock(mask)
 
 	out := make([]storage.User, len(patches))
 	var p fastjson.Parser
@@ -422,8 +393,9 @@ func (e *Engine) DeleteUser(id string, hard bool) (*storage.User, error) {
 	if !ok {
 		return nil, NotFoundError("user %q does not exist", id)
 	}
-	e.users.lock(stripeMask([]uint32{ord}))
-	defer e.users.unlock(stripeMask([]uint32{ord}))
+	mask := ordsMask([]uint32{ord})
+	e.users.locks.lock(mask)
+	defer e.users.locks.unlock(mask)
 	u, found, err := e.getUserRecord(ord)
 	if err != nil {
 		return nil, err
