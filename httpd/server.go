@@ -1,11 +1,14 @@
 package httpd
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -26,6 +29,25 @@ type Options struct {
 	// MaxBodySize is the largest request body accepted, in bytes (413 code 22 above it), except
 	// for streamed endpoints such as the bulk import. Default: 16 MiB.
 	MaxBodySize int
+	// MaxRequestHeaderSize bounds the request line and headers together, in bytes (fasthttp's
+	// ReadBufferSize; 431 code 24 above it). The SDK sends queries such as queryUsers in the URL
+	// (payload=), so it must hold a filter of 100 ids. Default: 32 KiB.
+	MaxRequestHeaderSize int
+	// MaxConcurrentConns bounds the connections open at once (fasthttp's Concurrency); past it a
+	// new connection gets a 503 and is closed. Default: 10,000.
+	MaxConcurrentConns int
+	// HeaderReadTimeout is how long a client has to send a request's line and headers, from
+	// the connection's opening or the request's first byte. Default: 10 s.
+	HeaderReadTimeout time.Duration
+	// BodyReadTimeout is how long a client has to send a request's body after its headers.
+	// Default: 5 minutes.
+	BodyReadTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection may wait for its next request. Default: 2 minutes.
+	IdleTimeout time.Duration
+	// ShutdownTimeout bounds Shutdown: requests still in progress then (a client holding a
+	// half-sent request, a client not reading its reply) have their connections closed.
+	// Default: 10 s.
+	ShutdownTimeout time.Duration
 	// Logger for request errors. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -38,6 +60,24 @@ func (o *Options) EnsureDefaults() {
 	if o.MaxBodySize == 0 {
 		o.MaxBodySize = 16 << 20
 	}
+	if o.MaxRequestHeaderSize == 0 {
+		o.MaxRequestHeaderSize = 32 << 10
+	}
+	if o.MaxConcurrentConns == 0 {
+		o.MaxConcurrentConns = 10000
+	}
+	if o.HeaderReadTimeout == 0 {
+		o.HeaderReadTimeout = 10 * time.Second
+	}
+	if o.BodyReadTimeout == 0 {
+		o.BodyReadTimeout = 5 * time.Minute
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 2 * time.Minute
+	}
+	if o.ShutdownTimeout == 0 {
+		o.ShutdownTimeout = 10 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -47,6 +87,15 @@ func (o *Options) EnsureDefaults() {
 func (o *Options) Validate() error {
 	if o.APIKey == "" || o.APISecret == "" {
 		return errors.New("httpd: APIKey and APISecret must be set")
+	}
+	if o.MaxRequestHeaderSize < 4<<10 {
+		return fmt.Errorf("httpd: MaxRequestHeaderSize %d is below 4096 bytes", o.MaxRequestHeaderSize)
+	}
+	if o.MaxConcurrentConns < 1 || o.MaxBodySize < 1 {
+		return errors.New("httpd: MaxConcurrentConns and MaxBodySize must be positive")
+	}
+	if o.HeaderReadTimeout < 0 || o.BodyReadTimeout < 0 || o.IdleTimeout < 0 || o.ShutdownTimeout < 0 {
+		return errors.New("httpd: timeouts must not be negative")
 	}
 	return nil
 }
@@ -58,7 +107,7 @@ type Server struct {
 	auth  *authenticator
 	rt    router
 	srv   *fasthttp.Server
-	ln    net.Listener
+	ln    *listener
 	ready atomic.Bool
 	log   *slog.Logger
 }
@@ -72,20 +121,26 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	s := &Server{opts: opts, e: e, auth: newAuthenticator(opts.APIKey, opts.APISecret), log: opts.Logger}
 	s.routes()
 	s.srv = &fasthttp.Server{
-		Handler:               s.handle,
-		Name:                  "campaignd",
-		StreamRequestBody:     true,
+		Handler:           s.handle,
+		Name:              "campaignd",
+		StreamRequestBody: true,
+		// NB: the listener refuses connections past MaxConcurrentConns (with a Stream-shaped
+		// 503); fasthttp's bound, a little higher, only covers the moment between a connection's
+		// close and its worker's release. ReduceMemoryUsage returns an idle connection's buffers.
+		Concurrency:           opts.MaxConcurrentConns + 64,
+		ReduceMemoryUsage:     true,
+		ReadBufferSize:        opts.MaxRequestHeaderSize,
 		MaxRequestBodySize:    opts.MaxBodySize,
-		ReadTimeout:           5 * time.Minute,
+		ReadTimeout:           opts.HeaderReadTimeout,
 		WriteTimeout:          5 * time.Minute,
-		IdleTimeout:           2 * time.Minute,
+		IdleTimeout:           opts.IdleTimeout,
+		CloseOnShutdown:       true,
 		NoDefaultServerHeader: false,
 		NoDefaultContentType:  true,
 		ErrorHandler:          s.errorHandler,
-		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-			// NB: streamed routes read their own body without a size limit.
-			return fasthttp.RequestConfig{MaxRequestBodySize: 1 << 40}
-		},
+		Logger:                fasthttpLogger{opts.Logger},
+		HeaderReceived: s.headerReceived,
+		ExpectHandler: s.expect,
 	}
 	return s, nil
 }
@@ -96,7 +151,7 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %q: %w", s.opts.ListenAddr, err)
 	}
-	s.ln = ln
+	s.ln = newListener(ln, s.opts.MaxConcurrentConns, s.log)
 	return nil
 }
 
@@ -113,10 +168,28 @@ func (s *Server) Serve() error {
 	return nil
 }
 
-// Shutdown stops accepting connections and waits for in-flight requests to finish.
+// Shutdown stops accepting connections and waits for in-flight requests to finish, for at most
+// ShutdownTimeout: then it closes the connections still open (whatever their clients are doing)
+// and waits briefly for their handlers to return. It returns an error when some did not.
 func (s *Server) Shutdown() error {
 	s.ready.Store(false)
-	return s.srv.Shutdown()
+	force := min(time.Second, s.opts.ShutdownTimeout/5)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout-force)
+	defer cancel()
+	err := s.srv.ShutdownWithContext(ctx)
+	if err == nil {
+		return nil
+	}
+	n := s.ln.closeAll()
+	s.log.Warn("closed the connections still open at the shutdown timeout", "connections", n, "timeout", s.opts.ShutdownTimeout)
+	deadline := time.Now().Add(force)
+	for s.srv.GetOpenConnectionsCount() > 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cannot shut down: %d requests still running after their connections were closed", s.srv.GetOpenConnectionsCount())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
 }
 
 // handler serves one matched route.
@@ -240,11 +313,11 @@ func authHeader(ctx *fasthttp.RequestCtx) []byte {
 }
 
 // readBody reads the whole body up to MaxBodySize; it answers 413 code 22 and returns false above it.
+// A body declared larger is refused before any of it is read.
 func (c *call) readBody() bool {
 	limit := c.s.opts.MaxBodySize
 	if cl := c.ctx.Request.Header.ContentLength(); cl > limit {
-		c.discardBody()
-		c.fail(&engine.Error{Code: engine.CodePayloadTooBig, Msg: fmt.Sprintf("request body is %d bytes; the limit is %d bytes: send smaller batches", cl, limit)}, 413)
+		c.refuseBody(fmt.Sprintf("request body is %d bytes; the limit is %d bytes (-http.maxBodySize): send smaller batches", cl, limit))
 		return false
 	}
 	if !c.ctx.Request.IsBodyStream() {
@@ -257,23 +330,78 @@ func (c *call) readBody() bool {
 		return false
 	}
 	if len(b) > limit {
-		c.discardBody()
-		c.fail(&engine.Error{Code: engine.CodePayloadTooBig, Msg: fmt.Sprintf("request body exceeds %d bytes: send smaller batches", limit)}, 413)
+		c.refuseBody(fmt.Sprintf("request body exceeds %d bytes (-http.maxBodySize): send smaller batches", limit))
 		return false
 	}
 	c.body = b
 	return true
 }
 
-// maxDiscard bounds how much of a rejected body is read so that the client, still sending, gets the
-// error reply instead of a connection reset. Larger bodies are cut off by closing the connection.
-const maxDiscard = 256 << 20
+// refuseBody answers 413 code 22 with msg without reading (more of) the body, and closes the
+// connection: the client may still be sending. So that the client reads the reply instead of a
+// reset (closing a socket with unread data sends RST), the connection is closed after a FIN and
+// a short, bounded drain: lingerMaxBytes or lingerTimeout, whichever comes first.
+func (c *call) refuseBody(msg string) {
+	c.fail(&engine.Error{Code: engine.CodePayloadTooBig, Msg: msg}, 413)
+	// NB: no Connection: close header: fasthttp would then close at once, skipping the hijack;
+	// the hijack ends the connection's use for requests all the same.
+	raw := c.ctx.Conn()
+	c.ctx.Hijack(func(hc net.Conn) { lingerClose(raw, hc) })
+}
 
-func (c *call) discardBody() {
-	n, _ := io.Copy(io.Discard, io.LimitReader(c.ctx.RequestBodyStream(), maxDiscard))
-	if n >= maxDiscard {
-		c.ctx.SetConnectionClose()
+const (
+	lingerMaxBytes = 16 << 20
+	lingerTimeout  = time.Second
+)
+
+// lingerClose sends a FIN on raw (the accepted connection), then reads and drops what the client
+// still sends through hc (the hijacked connection, which owns any buffered bytes), within bounds.
+// The caller closes the connection afterwards.
+func lingerClose(raw, hc net.Conn) {
+	if cw, ok := raw.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
 	}
+	_ = hc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	_, _ = io.Copy(io.Discard, io.LimitReader(hc, lingerMaxBytes))
+}
+
+// headerReceived configures the body read once a request's header arrived (within
+// HeaderReadTimeout): the body gets BodyReadTimeout. Streamed routes read their own body without
+// a size limit and the others check it in readBody.
+//
+// NB: fasthttp reads up to 8 KiB of a streamed body before calling the handler; a body declared
+// over the limit gets a limit of 1 here, so the handler answers its 413 after one byte of it.
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	limit := 1 << 40
+	if h.ContentLength() > s.opts.MaxBodySize {
+		path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
+		var pbuf [4]string
+		if r, _, _, _ := s.rt.match(h.Method(), path, pbuf[:0]); r == nil || !r.stream {
+			limit = 1
+		}
+	}
+	return fasthttp.RequestConfig{MaxRequestBodySize: limit, ReadTimeout: s.opts.BodyReadTimeout}
+}
+
+// expect answers "Expect: 100-continue": a body declared over the limit gets the 413 at once,
+// instead of a 100 Continue inviting the client to send it.
+func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
+	cl := ctx.Request.Header.ContentLength()
+	if cl <= s.opts.MaxBodySize || s.streamed(ctx) {
+		return fasthttp.StatusContinue
+	}
+	// NB: fasthttp then closes the connection without calling the handler and writes the response
+	// as it is; the Stream-shaped body set here is kept (checked by the tests).
+	c := &call{ctx: ctx, s: s, start: time.Now()}
+	c.fail(&engine.Error{Code: engine.CodePayloadTooBig, Msg: fmt.Sprintf("request body is %d bytes; the limit is %d bytes (-http.maxBodySize): send smaller batches", cl, s.opts.MaxBodySize)}, 413)
+	return fasthttp.StatusRequestEntityTooLarge
+}
+
+// streamed reports whether the request goes to a route that reads its own body (no size limit).
+func (s *Server) streamed(ctx *fasthttp.RequestCtx) bool {
+	var pbuf [4]string
+	r, _, _, _ := s.rt.match(ctx.Method(), ctx.Request.URI().PathOriginal(), pbuf[:0])
+	return r != nil && r.stream
 }
 
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
@@ -284,8 +412,24 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	}
 	var se *fasthttp.ErrSmallBuffer
 	if errors.As(err, &se) {
-		c.fail(&engine.Error{Code: 24, Msg: "request headers are too large"}, 431)
+		c.fail(&engine.Error{Code: 24, Msg: fmt.Sprintf("the request line and headers exceed %d bytes (-http.maxRequestHeaderSize): send long query payloads (payload=) in several requests", s.opts.MaxRequestHeaderSize)}, 431)
+		c.ctx.SetConnectionClose()
+		return
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.fail(&engine.Error{Code: codeRequestTimeout, Msg: fmt.Sprintf("the request was not received in time: headers within %s (-http.headerReadTimeout), the body within %s (-http.bodyReadTimeout)", s.opts.HeaderReadTimeout, s.opts.BodyReadTimeout)}, 408)
+		c.ctx.SetConnectionClose()
 		return
 	}
 	c.fail(&engine.Error{Code: engine.CodeInput, Msg: "cannot parse the request: " + err.Error()}, 400)
+}
+
+// codeRequestTimeout is Stream's RequestTimeoutError (HTTP 408).
+const codeRequestTimeout = 23
+
+// fasthttpLogger sends fasthttp's own log lines to the server's logger.
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
 }

@@ -27,6 +27,12 @@ var (
 	apiKey          = flag.String("apiKey", "", "API key clients send as the api_key query parameter (env CAMPAIGND_API_KEY); development credentials are generated and printed when both key and secret are empty")
 	apiSecret       = flag.String("apiSecret", "", "API secret that signs JWTs and webhooks (env CAMPAIGND_API_SECRET)")
 	maxBodySize     = flag.Int("http.maxBodySize", 16<<20, "largest accepted request body in bytes, except the streamed bulk import")
+	maxHeaderSize   = flag.Int("http.maxRequestHeaderSize", 32<<10, "largest request line plus headers in bytes (431 above it); query payloads the SDK sends in the URL must fit")
+	maxConns        = flag.Int("http.maxConcurrentConns", 0, "most client connections open at once (503 past it); 0 = 10000 or what the open file limit leaves after 1024 for storage and sinks, whichever is smaller")
+	headerTimeout   = flag.Duration("http.headerReadTimeout", 10*time.Second, "time a client has to send a request's line and headers")
+	bodyTimeout     = flag.Duration("http.bodyReadTimeout", 5*time.Minute, "time a client has to send a request's body after its headers")
+	idleTimeout     = flag.Duration("http.idleTimeout", 2*time.Minute, "time a keep-alive connection may stay idle between requests")
+	shutdownTimeout = flag.Duration("http.shutdownTimeout", 10*time.Second, "on SIGTERM, time in-flight requests get before their connections are closed")
 	logLevel        = flag.String("loglevel", "INFO", "log level: DEBUG, INFO, WARN or ERROR")
 	maxMessageLen   = flag.Int("message.maxLength", engine.DefaultMaxMessageLength, "longest message text in characters (Stream's max_message_length), 1 to 20000: longer messages are refused (400 code 20), and so are campaign templates whose text outside the tags is longer")
 
@@ -59,6 +65,10 @@ func main() {
 }
 
 func run(log *slog.Logger) error {
+	nofile, err := raiseOpenFileLimit(log)
+	if err != nil {
+		return err
+	}
 	key, secret := firstNonEmpty(*apiKey, os.Getenv("CAMPAIGND_API_KEY")), firstNonEmpty(*apiSecret, os.Getenv("CAMPAIGND_API_SECRET"))
 	if err := os.MkdirAll(*storageDataPath, 0o755); err != nil {
 		return fmt.Errorf("cannot create -storageDataPath %q: %w", *storageDataPath, err)
@@ -108,7 +118,11 @@ func run(log *slog.Logger) error {
 		_ = db.Close()
 		return err
 	}
-	srv, err := httpd.New(eng, httpd.Options{ListenAddr: *httpListenAddr, APIKey: key, APISecret: secret, MaxBodySize: *maxBodySize, Logger: log})
+	srv, err := httpd.New(eng, httpd.Options{
+		ListenAddr: *httpListenAddr, APIKey: key, APISecret: secret, MaxBodySize: *maxBodySize, MaxRequestHeaderSize: *maxHeaderSize,
+		MaxConcurrentConns: connectionLimit(log, *maxConns, nofile), HeaderReadTimeout: *headerTimeout, BodyReadTimeout: *bodyTimeout,
+		IdleTimeout: *idleTimeout, ShutdownTimeout: *shutdownTimeout, Logger: log,
+	})
 	if err != nil {
 		eng.Stop()
 		_ = db.Close()
