@@ -139,8 +139,8 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 		NoDefaultContentType:  true,
 		ErrorHandler:          s.errorHandler,
 		Logger:                fasthttpLogger{opts.Logger},
-		HeaderReceived: s.headerReceived,
-		ExpectHandler: s.expect,
+		HeaderReceived:        s.headerReceived,
+		ExpectHandler:         s.expect,
 	}
 	return s, nil
 }
