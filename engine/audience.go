@@ -22,64 +22,47 @@ func (e *Engine) ResolveAudience(segmentIDs, userIDs []string, senderID string) 
 	if len(segmentIDs) == 0 && len(userIDs) == 0 {
 		return nil, 0, InputError("segment_ids", "an audience needs segment_ids or user_ids")
 	}
+	segs, kind, err := e.campaignSegments(segmentIDs, len(userIDs) > 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	aud, err := e.resolveAudience(segs, kind, userIDs, senderID)
+	return aud, kind, err
+}
+
+// resolveAudience is ResolveAudience of segment records segs (none deleted, all of kind).
+func (e *Engine) resolveAudience(segs []*storage.Segment, kind storage.AudienceKind, userIDs []string, senderID string) (*bitmap.Bitmap, error) {
 	var (
-		kind     storage.AudienceKind
 		parts    []*bitmap.Bitmap
 		filters  []*filter.Filter
 		allUsers bool
 		senders  bool
 		chanRaws [][]byte
 		static   []storage.Bits // static segments' targets
-		seen     = make(map[string]bool, len(segmentIDs))
 	)
-	if len(userIDs) > 0 {
-		kind = storage.AudienceUsers
-	}
-	for _, id := range segmentIDs {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		s, found, err := readSegment(e.db, id)
-		if err != nil {
-			return nil, 0, err
-		}
-		if !found || s.DeletedAt != 0 {
-			return nil, 0, InputError("segment_ids", "segment %q does not exist", id)
-		}
-		k := storage.AudienceUsers
-		if s.Type == storage.SegmentTypeChannel {
-			k = storage.AudienceChannels
-		}
-		if kind != 0 && k != kind {
-			if len(userIDs) > 0 {
-				return nil, 0, InputError("segment_ids", "segment %q is a channel segment; it cannot be combined with user_ids", id)
-			}
-			return nil, 0, InputError("segment_ids", "segment %q is a %s segment but others are %s segments; a campaign targets either users or channels", id, s.Type, otherType(s.Type))
-		}
-		kind = k
+	for _, s := range segs {
 		switch {
 		case s.AllUsers:
 			allUsers = true
 		case s.AllSenderChannels:
 			senders = true
-		case len(s.Filter) > 0 && k == storage.AudienceUsers:
+		case len(s.Filter) > 0 && kind == storage.AudienceUsers:
 			f, err := filter.Compile(s.Filter, filter.UserSchema)
 			if err != nil {
-				return nil, 0, fmt.Errorf("cannot compile the stored filter of segment %q: %w", id, err)
+				return nil, fmt.Errorf("cannot compile the stored filter of segment %q: %w", s.ID, err)
 			}
 			filters = append(filters, f)
 		case len(s.Filter) > 0:
 			chanRaws = append(chanRaws, s.Filter)
 		default:
-			static = append(static, storage.SegmentBits(id))
+			static = append(static, storage.SegmentBits(s.ID))
 		}
 	}
 	if len(static) > 0 {
 		// One pass over every static segment's containers, whatever their overlap.
 		bm, err := bitmap.LoadUnion(e.db, static)
 		if err != nil {
-			return nil, 0, fmt.Errorf("cannot load segment targets: %w", err)
+			return nil, fmt.Errorf("cannot load segment targets: %w", err)
 		}
 		parts = append(parts, bm)
 	}
@@ -87,21 +70,21 @@ func (e *Engine) ResolveAudience(segmentIDs, userIDs []string, senderID string) 
 	if allUsers || len(filters) > 0 {
 		bm, err := e.matchUsers(filters, allUsers, nil)
 		if err != nil {
-			return nil, 0, fmt.Errorf("cannot evaluate user segments: %w", err)
+			return nil, fmt.Errorf("cannot evaluate user segments: %w", err)
 		}
 		parts = append(parts, bm)
 	}
 	for _, raw := range chanRaws {
 		bm, err := e.matchChannels(raw, nil)
 		if err != nil {
-			return nil, 0, fmt.Errorf("cannot evaluate channel segments: %w", err)
+			return nil, fmt.Errorf("cannot evaluate channel segments: %w", err)
 		}
 		parts = append(parts, bm)
 	}
 	if senders {
 		bm, err := e.senderChannels(senderID)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		parts = append(parts, bm)
 	}
@@ -121,14 +104,7 @@ func (e *Engine) ResolveAudience(segmentIDs, userIDs []string, senderID string) 
 			aud.Remove(ord)
 		}
 	}
-	return aud, kind, nil
-}
-
-func otherType(t string) string {
-	if t == storage.SegmentTypeUser {
-		return storage.SegmentTypeChannel
-	}
-	return storage.SegmentTypeUser
+	return aud, nil
 }
 
 // senderChannels returns the channels user senderID is a member of.

@@ -127,18 +127,11 @@ func (e *Engine) newFanoutPlan(c *Campaign) (*fanoutPlan, error) {
 	}
 	p.senderOrd, _ = e.db.Users.Lookup(c.SenderID)
 	p.senderJSON = AppendUserJSON(nil, sender)
-	scopes := ScopeSender | ScopeChannel
-	if c.Run.Kind == storage.AudienceUsers {
-		scopes |= ScopeReceiver
-	}
-	if p.text, err = CompileTemplate("message_template.text", c.Message.Text, scopes); err != nil {
+	cp, err := e.runPlan(&c.Campaign)
+	if err != nil {
 		return nil, err
 	}
-	if c.HasChannel && c.Channel.ID != "" {
-		if p.chanID, err = CompileTemplate("channel_template.id", c.Channel.ID, ScopeSender|ScopeReceiver); err != nil {
-			return nil, err
-		}
-	}
+	p.text, p.chanID = cp.text, cp.chanID
 	seen := map[uint32]bool{p.senderOrd: true}
 	addMember := func(id, role string, custom []byte) {
 		ord, ok := e.db.Users.Lookup(id)
@@ -737,7 +730,7 @@ func (e *Engine) completeFanout(id string, r *campaignRun, run *storage.Campaign
 	if !found || c.Status != storage.CampaignInProgress {
 		return errFanoutStopped
 	}
-	now := e.nowNanos()
+	now := e.nowMicros()
 	c.Status = storage.CampaignCompleted
 	c.UpdatedAt = now
 	c.Run = *run
@@ -745,7 +738,7 @@ func (e *Engine) completeFanout(id string, r *campaignRun, run *storage.Campaign
 	tx := e.NewTx()
 	tx.B.PutCampaign(&c.Campaign)
 	tx.B.PutCampaignRun(id, &c.Run)
-	e.unlockCampaignSegments(tx, c)
+	e.releaseCampaign(tx, c)
 	e.emitCampaignEvent(tx, "campaign.completed", c)
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot complete campaign %q: %w", id, err)

@@ -126,9 +126,9 @@ func checkUserLimits(u *storage.User) error {
 	return nil
 }
 
-// checkCampaignLimits checks the sizes of campaign c's fields and that its message template can
-// render to a message of at most MaxMessageLength characters. The template must compile.
-func (e *Engine) checkCampaignLimits(c *storage.Campaign) error {
+// checkCampaignLimits checks the sizes of campaign c's fields and that its message template, text
+// (compiled), can render to a message of at most MaxMessageLength characters.
+func (e *Engine) checkCampaignLimits(c *storage.Campaign, text *Template) error {
 	if err := checkSize("name", len(c.Name), MaxCampaignNameSize); err != nil {
 		return err
 	}
@@ -136,11 +136,7 @@ func (e *Engine) checkCampaignLimits(c *storage.Campaign) error {
 		return err
 	}
 	m := &c.Message
-	t, err := CompileTemplate("message_template.text", m.Text, ScopeSender|ScopeReceiver|ScopeChannel)
-	if err != nil {
-		return err
-	}
-	if n, max := t.LiteralLength(), e.opts.MaxMessageLength; n > max {
+	if n, max := text.LiteralLength(), e.opts.MaxMessageLength; n > max {
 		return InputError("message_template.text", "message_template.text has %d characters outside its {{ }} tags, so every message would be longer than the maximum of %d characters: shorten the template", n, max)
 	}
 	if err := checkAttachments("message_template.attachments", m.Attachments); err != nil {

@@ -169,14 +169,15 @@ func (e *Engine) startDue(id string) {
 		e.scheduleCampaign(id, c.ScheduledFor, c.StopAt) // rescheduled meanwhile
 		return
 	}
-	if err := e.validateCampaign(&c.Campaign); err != nil {
+	p, err := e.validateCampaign(&c.Campaign)
+	if err != nil {
 		e.log.Error("scheduled campaign cannot start; stopping it", "campaign", id, "err", err)
 		if err := e.stopCampaignLocked(c); err != nil {
 			e.log.Error("cannot stop campaign", "campaign", id, "err", err)
 		}
 		return
 	}
-	if err := e.beginCampaignLocked(c); err != nil {
+	if err := e.beginCampaignLocked(c, p); err != nil {
 		e.log.Error("cannot start scheduled campaign", "campaign", id, "err", err)
 		e.unscheduleCampaign(id)
 		return
