@@ -29,73 +29,89 @@ func (b *Batch) PutMessage(ch uint32, seq uint64, id string, v []byte) {
 }
 
 // RecordReader reads user, channel, member and message records with one iterator per keyspace,
-// each read seeking forward from the previous one: reading a chunk's records in ascending key
-// order costs about a Next per record instead of a full lookup. It reads the committed state (not
-// a batch). Returned values alias iterator memory: they are valid until the next read of the same
-// kind. A RecordReader is used by one goroutine; the caller must Close it.
+// each read moving forward from the previous one: reading a chunk's records in ascending key order
+// costs about a Next per record instead of a full lookup (reads out of order still work, with a
+// full seek). It reads the committed state (not a batch). Returned values alias iterator memory:
+// they are valid until the next read of the same kind. A RecordReader is used by one goroutine;
+// the caller must Close it.
 type RecordReader struct {
-	db                                *DB
-	users, channels, members, message *Iter
-	kbuf                              [16]byte
+	db                                 *DB
+	users, channels, members, messages cursor
+	kbuf                               [16]byte
+}
+
+// cursor is an iterator over one keyspace and a key floor: while the iterator is valid, its key is
+// the first key at or after floor (no key lies in [floor, key)).
+type cursor struct {
+	it    *Iter
+	floor []byte
 }
 
 // NewRecordReader returns a reader over db's committed records.
 func (db *DB) NewRecordReader() *RecordReader { return &RecordReader{db: db} }
 
-func (r *RecordReader) iter(it **Iter, prefix byte) *Iter {
-	if *it == nil {
-		*it = r.db.NewIter([]byte{prefix}, []byte{prefix + 1})
+// nextSteps is how many Next calls a forward read tries before it seeks.
+const nextSteps = 8
+
+// seek positions c's iterator at the first key ≥ key of keyspace prefix.
+// NB: for a key at or after the floor, the iterator's key is the answer if it is ≥ key, and a
+// few Next calls usually reach the answer: cheaper than a seek, which reads index blocks again.
+func (r *RecordReader) seek(c *cursor, prefix byte, key []byte) bool {
+	if c.it == nil {
+		c.it = r.db.NewIter([]byte{prefix}, []byte{prefix + 1})
+	} else if c.it.Valid() && bytes.Compare(key, c.floor) >= 0 {
+		for range nextSteps {
+			if bytes.Compare(c.it.Key(), key) >= 0 {
+				return true
+			}
+			if !r.next(c) {
+				break
+			}
+		}
 	}
-	return *it
+	c.floor = append(c.floor[:0], key...)
+	return c.it.SeekGE(key)
 }
 
-// seek positions it at key exactly; it reports whether key exists.
-func seekExact(it *Iter, key []byte) bool {
-	return it.SeekGE(key) && bytes.Equal(it.Key(), key)
+// next moves c's iterator one key forward, keeping its floor.
+func (r *RecordReader) next(c *cursor) bool {
+	c.floor = append(append(c.floor[:0], c.it.Key()...), 0) // the smallest key after it
+	return c.it.Next()
+}
+
+func (r *RecordReader) get(c *cursor, prefix byte, key []byte) ([]byte, bool) {
+	if !r.seek(c, prefix, key) || !bytes.Equal(c.it.Key(), key) {
+		return nil, false
+	}
+	return c.it.Value(), true
 }
 
 // User returns the encoded User record of ord.
 func (r *RecordReader) User(ord uint32) ([]byte, bool) {
-	it := r.iter(&r.users, PrefixUser)
-	if !seekExact(it, UserKey(r.kbuf[:0], ord)) {
-		return nil, false
-	}
-	return it.Value(), true
+	return r.get(&r.users, PrefixUser, UserKey(r.kbuf[:0], ord))
 }
 
 // Channel returns the encoded Channel record of ord.
 func (r *RecordReader) Channel(ord uint32) ([]byte, bool) {
-	it := r.iter(&r.channels, PrefixChannel)
-	if !seekExact(it, ChannelKey(r.kbuf[:0], ord)) {
-		return nil, false
-	}
-	return it.Value(), true
+	return r.get(&r.channels, PrefixChannel, ChannelKey(r.kbuf[:0], ord))
 }
 
 // Message returns the encoded Message record seq of channel ch.
 func (r *RecordReader) Message(ch uint32, seq uint64) ([]byte, bool) {
-	it := r.iter(&r.message, PrefixMessage)
-	if !seekExact(it, MessageKey(r.kbuf[:0], ch, seq)) {
-		return nil, false
-	}
-	return it.Value(), true
+	return r.get(&r.messages, PrefixMessage, MessageKey(r.kbuf[:0], ch, seq))
 }
 
 // Member returns the encoded Member record of user in channel ch.
 func (r *RecordReader) Member(ch, user uint32) ([]byte, bool) {
-	it := r.iter(&r.members, PrefixMember)
-	if !seekExact(it, MemberKey(r.kbuf[:0], ch, user)) {
-		return nil, false
-	}
-	return it.Value(), true
+	return r.get(&r.members, PrefixMember, MemberKey(r.kbuf[:0], ch, user))
 }
 
 // MemberOrds appends the user ordinals of channel ch's members to dst, ascending.
 func (r *RecordReader) MemberOrds(dst []uint32, ch uint32) []uint32 {
-	it := r.iter(&r.members, PrefixMember)
 	lo := MemberKey(r.kbuf[:0], ch, 0)
-	for ok := it.SeekGE(lo); ok; ok = it.Next() {
-		k := it.Key()
+	c := &r.members
+	for ok := r.seek(c, PrefixMember, lo); ok; ok = r.next(c) {
+		k := c.it.Key()
 		if len(k) != 9 || !bytes.Equal(k[:5], lo[:5]) {
 			break
 		}
@@ -107,14 +123,14 @@ func (r *RecordReader) MemberOrds(dst []uint32, ch uint32) []uint32 {
 // Close releases the iterators and returns the first error met while reading.
 func (r *RecordReader) Close() error {
 	var first error
-	for _, it := range []*Iter{r.users, r.channels, r.members, r.message} {
-		if it == nil {
+	for _, c := range []*cursor{&r.users, &r.channels, &r.members, &r.messages} {
+		if c.it == nil {
 			continue
 		}
-		if err := it.Close(); err != nil && first == nil {
+		if err := c.it.Close(); err != nil && first == nil {
 			first = err
 		}
+		c.it = nil
 	}
-	*r = RecordReader{db: r.db}
 	return first
 }
