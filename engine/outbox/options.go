@@ -50,9 +50,9 @@ type Options struct {
 	APIKey    string
 	APISecret string
 
-	// BatchSize is the most events a relay reads and delivers at once. Default: 8192.
+	// BatchSize is the most events a relay reads and delivers at once. Default: 4096.
 	BatchSize int
-	// BatchBytes bounds the JSON bytes of one relay batch. Default: 16 MiB.
+	// BatchBytes bounds the JSON bytes of one relay batch. Default: 8 MiB.
 	BatchBytes int
 	// Poll is how often a relay looks for new events without a wake-up. Default: 100ms.
 	Poll time.Duration
@@ -98,10 +98,10 @@ func (o *Options) EnsureDefaults() {
 		o.WebhookMaxBackoff = 30 * time.Second
 	}
 	if o.BatchSize == 0 {
-		o.BatchSize = 8192
+		o.BatchSize = 4096
 	}
 	if o.BatchBytes == 0 {
-		o.BatchBytes = 16 << 20
+		o.BatchBytes = 8 << 20
 	}
 	if o.Poll == 0 {
 		o.Poll = 100 * time.Millisecond
