@@ -3,6 +3,7 @@ package httpd
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/pprofhandler"
 
 	"github.com/campaignd/campaignd/engine"
 )
@@ -48,6 +50,9 @@ type Options struct {
 	// half-sent request, a client not reading its reply) have their connections closed.
 	// Default: 10 s.
 	ShutdownTimeout time.Duration
+	// PprofAuthKey, when set, serves Go's profiles under /debug/pprof/ to requests carrying it as
+	// the authKey query parameter. Empty: /debug/pprof/ is off.
+	PprofAuthKey string
 	// Logger for request errors. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -268,6 +273,14 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("text/plain; version=0.0.4")
 		metrics.WritePrometheus(ctx, true)
 		s.e.WritePrometheus(ctx)
+		return
+	}
+	if k := s.opts.PprofAuthKey; k != "" && bytes.HasPrefix(path, []byte("/debug/pprof/")) {
+		if subtle.ConstantTimeCompare(ctx.QueryArgs().Peek("authKey"), []byte(k)) != 1 {
+			ctx.Error("pass the -pprofAuthKey value as the authKey query parameter", fasthttp.StatusUnauthorized)
+			return
+		}
+		pprofhandler.PprofHandler(ctx)
 		return
 	}
 	var pbuf [4]string

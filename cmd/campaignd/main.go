@@ -35,6 +35,7 @@ var (
 	shutdownTimeout = flag.Duration("http.shutdownTimeout", 10*time.Second, "on SIGTERM, time in-flight requests get before their connections are closed")
 	logLevel        = flag.String("loglevel", "INFO", "log level: DEBUG, INFO, WARN or ERROR")
 	maxMessageLen   = flag.Int("message.maxLength", engine.DefaultMaxMessageLength, "longest message text in characters (Stream's max_message_length), 1 to 20000: longer messages are refused (400 code 20), and so are campaign templates whose text outside the tags is longer")
+	pprofAuthKey    = flag.String("pprofAuthKey", "", "serve Go's profiles under /debug/pprof/ to requests with ?authKey=<this value>; empty turns /debug/pprof/ off")
 
 	kafkaBrokers       = flag.String("kafka.brokers", "", "comma-separated Kafka bootstrap addresses (host:port); empty turns the Kafka and push sinks off")
 	kafkaTopic         = flag.String("kafka.topic", "campaignd.events", "Kafka topic receiving every event")
@@ -121,7 +122,7 @@ func run(log *slog.Logger) error {
 	srv, err := httpd.New(eng, httpd.Options{
 		ListenAddr: *httpListenAddr, APIKey: key, APISecret: secret, MaxBodySize: *maxBodySize, MaxRequestHeaderSize: *maxHeaderSize,
 		MaxConcurrentConns: connectionLimit(log, *maxConns, nofile), HeaderReadTimeout: *headerTimeout, BodyReadTimeout: *bodyTimeout,
-		IdleTimeout: *idleTimeout, ShutdownTimeout: *shutdownTimeout, Logger: log,
+		IdleTimeout: *idleTimeout, ShutdownTimeout: *shutdownTimeout, PprofAuthKey: *pprofAuthKey, Logger: log,
 	})
 	if err != nil {
 		eng.Stop()
