@@ -12,26 +12,20 @@ import (
 )
 
 func userOrds(t *testing.T, e *Engine, ids ...string) []uint32 {
+	return internedOrds(t, e.db.Users, ids)
+}
+func chanOrds(t *testing.T, e *Engine, cids ...string) []uint32 {
+	return internedOrds(t, e.db.Channels, cids)
+}
+
+// internedOrds returns the ordinals of ids, ascending.
+func internedOrds(t *testing.T, in *storage.Interner, ids []string) []uint32 {
 	t.Helper()
 	var ords []uint32
 	for _, id := range ids {
-		o, ok := e.db.Users.Lookup(id)
+		o, ok := in.Lookup(id)
 		if !ok {
-			t.Fatalf("user %q is not interned", id)
-		}
-		ords = append(ords, o)
-	}
-	slices.Sort(ords)
-	return ords
-}
-
-func chanOrds(t *testing.T, e *Engine, cids ...string) []uint32 {
-	t.Helper()
-	var ords []uint32
-	for _, cid := range cids {
-		o, ok := e.db.Channels.Lookup(cid)
-		if !ok {
-			t.Fatalf("channel %q is not interned", cid)
+			t.Fatalf("%q is not interned", id)
 		}
 		ords = append(ords, o)
 	}

@@ -87,6 +87,17 @@ func (e *Engine) getCampaign(id string) (*Campaign, bool, error) {
 	return c, true, nil
 }
 
+// lockedCampaign takes campaign id's lock and reads it (a code-16 error for an unknown id, then
+// nothing is held). On success the caller must call unlock.
+func (e *Engine) lockedCampaign(id string) (c *Campaign, unlock func(), err error) {
+	unlock = e.lockCampaign(id)
+	if c, err = e.mustGetCampaign(id); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return c, unlock, nil
+}
+
 func (e *Engine) mustGetCampaign(id string) (*Campaign, error) {
 	c, found, err := e.getCampaign(id)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// CampaignInput is a create or update request (wire spec §6.1). Absent (or null) fields are nil:
+// CampaignInput is the body of POST /campaigns and PUT /campaigns/{id}. Absent (or null) fields are nil:
 // create uses defaults, update keeps the stored value.
 type CampaignInput struct {
 	ID               *string               `json:"id"`
@@ -62,6 +62,13 @@ func setIfPresent[T any](dst, src *T) {
 	}
 }
 
+// setCloneIfPresent copies the slice *src into *dst when the request carried the field.
+func setCloneIfPresent[T any](dst, src *[]T) {
+	if src != nil {
+		*dst = slices.Clone(*src)
+	}
+}
+
 // apply merges in into c (absent fields keep c's values).
 func (in *CampaignInput) apply(c *storage.Campaign) error {
 	setIfPresent(&c.Name, in.Name)
@@ -69,12 +76,8 @@ func (in *CampaignInput) apply(c *storage.Campaign) error {
 	setIfPresent(&c.SenderID, in.SenderID)
 	setIfPresent(&c.SenderMode, in.SenderMode)
 	setIfPresent(&c.SenderVisibility, in.SenderVisibility)
-	if in.SegmentIDs != nil {
-		c.SegmentIDs = slices.Clone(*in.SegmentIDs)
-	}
-	if in.UserIDs != nil {
-		c.UserIDs = slices.Clone(*in.UserIDs)
-	}
+	setCloneIfPresent(&c.SegmentIDs, in.SegmentIDs)
+	setCloneIfPresent(&c.UserIDs, in.UserIDs)
 	setIfPresent(&c.CreateChannels, in.CreateChannels)
 	setIfPresent(&c.ShowChannels, in.ShowChannels)
 	setIfPresent(&c.SkipPush, in.SkipPush)
@@ -89,19 +92,11 @@ func (in *CampaignInput) apply(c *storage.Campaign) error {
 				m.Searchable = 2
 			}
 		}
-		if mt.Attachments != nil {
-			raw, err := compactJSON("message_template.attachments", mt.Attachments, '[')
-			if err != nil {
-				return err
-			}
-			m.Attachments = raw
+		if err := setJSONIfPresent(&m.Attachments, "message_template.attachments", mt.Attachments, '['); err != nil {
+			return err
 		}
-		if mt.Custom != nil {
-			raw, err := compactJSON("message_template.custom", mt.Custom, '{')
-			if err != nil {
-				return err
-			}
-			m.Custom = raw
+		if err := setJSONIfPresent(&m.Custom, "message_template.custom", mt.Custom, '{'); err != nil {
+			return err
 		}
 	}
 	if ct := in.ChannelTemplate; ct != nil {
@@ -110,9 +105,7 @@ func (in *CampaignInput) apply(c *storage.Campaign) error {
 		setIfPresent(&ch.Type, ct.Type)
 		setIfPresent(&ch.ID, ct.ID)
 		setIfPresent(&ch.Team, ct.Team)
-		if ct.Members != nil {
-			ch.Members = slices.Clone(*ct.Members)
-		}
+		setCloneIfPresent(&ch.Members, ct.Members)
 		if ct.MembersTemplate != nil {
 			ch.MembersTemplate = ch.MembersTemplate[:0]
 			for i, mt := range *ct.MembersTemplate {
@@ -126,54 +119,46 @@ func (in *CampaignInput) apply(c *storage.Campaign) error {
 				ch.MembersTemplate = nil
 			}
 		}
-		if ct.Custom != nil {
-			raw, err := compactJSON("channel_template.custom", ct.Custom, '{')
-			if err != nil {
-				return err
-			}
-			ch.Custom = raw
+		if err := setJSONIfPresent(&ch.Custom, "channel_template.custom", ct.Custom, '{'); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// compactJSON checks that raw is null or a JSON value starting with kind ('{' or '[') and returns it
-// compacted (nil for null or an empty container).
+// setJSONIfPresent stores the compacted raw (compactJSON) in *dst when the request carried it.
+func setJSONIfPresent(dst *[]byte, field string, raw json.RawMessage, kind byte) error {
+	if raw == nil {
+		return nil
+	}
+	b, err := compactJSON(field, raw, kind)
+	if err != nil {
+		return err
+	}
+	*dst = b
+	return nil
+}
+
+// compactJSON checks that raw is absent, null or a JSON value starting with kind ('{' or '[') and
+// returns it compacted (nil for absent, null or an empty container).
 func compactJSON(field string, raw json.RawMessage, kind byte) ([]byte, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
-	var buf []byte
-	b, err := appendCompactJSON(buf, raw)
+	b, err := AppendCompactJSON(nil, raw)
 	if err != nil {
 		return nil, InputError(field, "%s is not valid JSON: %s", field, err)
 	}
 	if string(b) == "null" {
 		return nil, nil
 	}
-	if len(b) == 0 || b[0] != kind {
-		what := "an object"
-		if kind == '[' {
-			what = "an array"
-		}
-		return nil, InputError(field, "%s must be %s, not %s", field, what, b)
+	if b[0] != kind {
+		return nil, InputError(field, "%s must be %s, not %s", field, jsonKindOf(kind), b)
 	}
 	if len(b) == 2 {
 		return nil, nil
 	}
 	return b, nil
-}
-
-func appendCompactJSON(dst []byte, raw []byte) ([]byte, error) {
-	var v json.RawMessage
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(v) // json.RawMessage marshals compacted
-	if err != nil {
-		return nil, err
-	}
-	return append(dst, b...), nil
 }
 
 var channelTypeRE = regexp.MustCompile(`^[\w-]+$`)

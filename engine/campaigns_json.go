@@ -7,7 +7,7 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// AppendCampaignJSON appends c as a CampaignResponse (wire spec §6.4) with users as its users
+// AppendCampaignJSON appends c as a CampaignResponse with users as its users
 // page (each a UserResponse object).
 func (e *Engine) AppendCampaignJSON(dst []byte, c *Campaign, users [][]byte) []byte {
 	dst = append(dst, `{"id":`...)

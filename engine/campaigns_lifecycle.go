@@ -51,12 +51,11 @@ func (e *Engine) GetCampaign(id string) (*Campaign, error) {
 
 // UpdateCampaign merges in into a draft or scheduled campaign and validates the result.
 func (e *Engine) UpdateCampaign(id string, in *CampaignInput) (*Campaign, error) {
-	unlock := e.lockCampaign(id)
-	defer unlock()
-	c, err := e.mustGetCampaign(id)
+	c, unlock, err := e.lockedCampaign(id)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	if c.Status != storage.CampaignDraft && c.Status != storage.CampaignScheduled {
 		return nil, InputError("status", "campaign %q is %s; only draft and scheduled campaigns can be updated: create a new campaign instead", id, c.Status)
 	}
@@ -112,12 +111,11 @@ func (e *Engine) StartCampaign(id string, opts *StartOptions) (*Campaign, error)
 		}
 	}
 
-	unlock := e.lockCampaign(id)
-	defer unlock()
-	c, err := e.mustGetCampaign(id)
+	c, unlock, err := e.lockedCampaign(id)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	switch c.Status {
 	case storage.CampaignDraft, storage.CampaignScheduled:
 	default:
@@ -218,12 +216,11 @@ func (e *Engine) resolveCampaignAudience(c *storage.Campaign) (*bitmap.Bitmap, s
 // StopCampaign stops a scheduled or running campaign. No fan-out chunk commits after it returns.
 // Stopping a stopped campaign returns it unchanged.
 func (e *Engine) StopCampaign(id string) (*Campaign, error) {
-	unlock := e.lockCampaign(id)
-	defer unlock()
-	c, err := e.mustGetCampaign(id)
+	c, unlock, err := e.lockedCampaign(id)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	switch c.Status {
 	case storage.CampaignStopped:
 		return c, nil
@@ -262,12 +259,11 @@ func (e *Engine) stopCampaignLocked(c *Campaign) error {
 // DeleteCampaign stops campaign id if it runs, then removes it with its progress and frozen
 // audience. Messages already sent stay.
 func (e *Engine) DeleteCampaign(id string) error {
-	unlock := e.lockCampaign(id)
-	defer unlock()
-	c, err := e.mustGetCampaign(id)
+	c, unlock, err := e.lockedCampaign(id)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	if c.Status == storage.CampaignInProgress || c.Status == storage.CampaignScheduled {
 		if err := e.stopCampaignLocked(c); err != nil {
 			return err
@@ -282,7 +278,7 @@ func (e *Engine) DeleteCampaign(id string) error {
 	return nil
 }
 
-// emitCampaignEvent emits a campaign.* event (wire spec §8.4) carrying the full campaign with its
+// emitCampaignEvent emits a campaign.* event (Stream's shape) carrying the full campaign with its
 // stats. Its id is derived from the campaign and the type, so a replay produces the same id.
 func (e *Engine) emitCampaignEvent(tx *Tx, typ string, c *Campaign) {
 	now := e.Now()

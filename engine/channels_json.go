@@ -2,8 +2,8 @@ package engine
 
 import (
 	"strconv"
-	"unsafe"
 
+	"github.com/campaignd/campaignd/internal/bytesconv"
 	"github.com/campaignd/campaignd/storage"
 )
 
@@ -175,7 +175,7 @@ func appendTextHTML(dst []byte, text string) []byte {
 		}
 	}
 	h = append(h, "</p>\n"...)
-	return AppendJSONString(dst, b2sNoCopy(h))
+	return AppendJSONString(dst, bytesconv.UnsafeString(h))
 }
 
 // appendEventHead appends `{"type":...,"cid":...,"channel_id":...,"channel_type":...`.
@@ -243,12 +243,4 @@ func appendMembersArray(dst, members []byte) []byte {
 		return append(dst, `[]`...)
 	}
 	return append(dst, members...)
-}
-
-// b2sNoCopy returns b as a string aliasing b; b must not change while the string is used.
-func b2sNoCopy(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/campaignd/campaignd/bitmap"
+	"github.com/campaignd/campaignd/internal/bytesconv"
 	"github.com/campaignd/campaignd/storage"
 )
 
@@ -157,9 +158,8 @@ func (e *Engine) newFanoutPlan(c *Campaign) (*fanoutPlan, error) {
 		p.chunkMembers = append(p.chunkMembers, storage.ChunkMember{User: m.User, Role: m.ChannelRole, Custom: m.Custom})
 	}
 	p.custom = append(p.custom, '{')
-	if len(c.Message.Custom) > 2 {
-		p.custom = append(p.custom, c.Message.Custom[1:len(c.Message.Custom)-1]...)
-		p.custom = append(p.custom, ',')
+	if m := objectMembers(c.Message.Custom); m != nil {
+		p.custom = append(append(p.custom, m...), ',')
 	}
 	p.custom = append(p.custom, `"campaign_id":`...)
 	p.custom = AppendJSONString(p.custom, c.ID)
@@ -615,7 +615,7 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 		msg := storage.Message{
 			ID:          derivedID(c.ID, "message", it.recipient),
 			Type:        MessageTypeRegular,
-			Text:        b2sNoCopy(text),
+			Text:        bytesconv.UnsafeString(text),
 			User:        p.senderOrd,
 			Attachments: c.Message.Attachments,
 			PollID:      c.Message.PollID,

@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"time"
 	"unicode/utf8"
 
@@ -63,7 +66,7 @@ func AppendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// TimeLayout is the wire format of timestamps: RFC 3339, UTC, microseconds (wire spec §4.2).
+// TimeLayout is the wire format of timestamps: RFC 3339, UTC, microseconds, as Stream writes them.
 const TimeLayout = "2006-01-02T15:04:05.000000Z07:00"
 
 // AppendTime appends t as a quoted wire timestamp.
@@ -102,4 +105,84 @@ func ParseTime(field, s string) (int64, error) {
 		return 0, InputError(field, "%s must be an RFC 3339 timestamp such as \"2030-01-02T15:04:05Z\", not %q", field, s)
 	}
 	return truncMicros(n), nil
+}
+
+// Request decoding helpers shared by every request decoder.
+
+// JSONKind names the kind of the raw JSON value raw for error messages: "a string", "a number",
+// "an object", "an array", "a boolean", "null" or "nothing".
+func JSONKind(raw []byte) string {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	return jsonKindOf(raw[0])
+}
+
+// jsonKindOf names the kind of the JSON value that starts with byte c.
+func jsonKindOf(c byte) string {
+	switch c {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// AppendCompactJSON appends raw, which must be valid JSON, to dst without insignificant spaces.
+func AppendCompactJSON(dst, raw []byte) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	if err := json.Compact(buf, raw); err != nil {
+		return dst, err
+	}
+	return buf.Bytes(), nil
+}
+
+// JSONInputError turns err, from decoding a JSON request with encoding/json, into a code-4 error
+// naming the field of the wrong type and what to send instead. what names the whole JSON (e.g.
+// "the request body"); field is the request field it came in ("" for a request body).
+func JSONInputError(field, what string, err error) *Error {
+	var (
+		se *json.SyntaxError
+		te *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &se):
+		return InputError(field, "%s is not valid JSON (offset %d: %s); send a JSON object", what, se.Offset, se)
+	case errors.As(err, &te) && te.Field != "":
+		return InputError(te.Field, "field %q must be %s, not %s", te.Field, goJSONKind(te.Type), te.Value)
+	case errors.As(err, &te):
+		return InputError(field, "%s must be a JSON object, not %s", what, te.Value)
+	}
+	return InputError(field, "cannot decode %s: %s", what, err)
+}
+
+// goJSONKind names the JSON kind that decodes into a value of type t.
+func goJSONKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return t.String()
 }

@@ -85,11 +85,14 @@ func TestSchedulerAtBoot(t *testing.T) {
 		mustStartCampaign(t, e, x.id, x.start)
 	}
 
-	// campaignd is down while the first start time and a stop time pass.
-	closeTestEngine(e)
-	clock.Set(t0.Add(3 * time.Hour))
-	e = openTestEngine(t, dir, Options{Now: clock.Now})
-	mustStart(t, e)
+	// restartAt restarts campaignd at time at: it is down while the times before at pass.
+	restartAt := func(at time.Time) {
+		closeTestEngine(e)
+		clock.Set(at)
+		e = openTestEngine(t, dir, Options{Now: clock.Now})
+		mustStart(t, e)
+	}
+	restartAt(t0.Add(3 * time.Hour)) // past the first start time and a stop time
 	if c := waitStatus(t, e, "due", storage.CampaignCompleted); c.Run.MessagesSent != 1 {
 		t.Fatalf("unexpected run of the due campaign %+v", c.Run)
 	}
@@ -100,10 +103,7 @@ func TestSchedulerAtBoot(t *testing.T) {
 		t.Fatalf("unexpected status of the later campaign: %s", c.Status)
 	}
 
-	closeTestEngine(e)
-	clock.Set(t0.Add(11 * time.Hour))
-	e = openTestEngine(t, dir, Options{Now: clock.Now})
-	mustStart(t, e)
+	restartAt(t0.Add(11 * time.Hour))
 	if c := waitStatus(t, e, "later", storage.CampaignCompleted); c.Run.MessagesSent != 1 {
 		t.Fatalf("unexpected run of the later campaign %+v", c.Run)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// Segment limits (wire spec §5).
+// Segment limits, Stream's.
 const (
 	MaxSegmentNameLength        = 128 // characters
 	MaxSegmentDescriptionLength = 256 // characters
@@ -175,11 +175,11 @@ func segmentFilter(raw json.RawMessage, typ string) ([]byte, error) {
 	if f.IsEmpty() {
 		return nil, nil
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, t); err != nil {
+	b, err := AppendCompactJSON(nil, t)
+	if err != nil {
 		return nil, InputError("filter", "filter is not valid JSON: %s", err)
 	}
-	return buf.Bytes(), nil
+	return b, nil
 }
 
 // checkSegmentKinds validates that at most one of filter, all_users and all_sender_channels is
@@ -207,6 +207,23 @@ func checkSegmentKinds(s *storage.Segment) error {
 	return nil
 }
 
+// apply sets on s the fields p carries (absent ones keep s's values; a null or empty filter
+// removes it) and checks the result's kind.
+func (p *SegmentParams) apply(s *storage.Segment) error {
+	setIfPresent(&s.Name, p.Name)
+	setIfPresent(&s.Description, p.Description)
+	if p.Filter != nil {
+		f, err := segmentFilter(p.Filter, s.Type)
+		if err != nil {
+			return err
+		}
+		s.Filter = f
+	}
+	setIfPresent(&s.AllUsers, p.AllUsers)
+	setIfPresent(&s.AllSenderChannels, p.AllSenderChannels)
+	return checkSegmentKinds(s)
+}
+
 // CreateSegment creates a segment (POST /segments). A nil or empty ID gets a generated UUID.
 // Filter and all_users segments are sized asynchronously.
 func (e *Engine) CreateSegment(p *SegmentParams) (*Segment, error) {
@@ -230,25 +247,9 @@ func (e *Engine) CreateSegment(p *SegmentParams) (*Segment, error) {
 	if err := checkSegmentText(p); err != nil {
 		return nil, err
 	}
-	f, err := segmentFilter(p.Filter, typ)
-	if err != nil {
-		return nil, err
-	}
 	now := e.nowMicros()
-	s := &storage.Segment{ID: id, Type: typ, Filter: f, CreatedAt: now, UpdatedAt: now, Generation: 1}
-	if p.Name != nil {
-		s.Name = *p.Name
-	}
-	if p.Description != nil {
-		s.Description = *p.Description
-	}
-	if p.AllUsers != nil {
-		s.AllUsers = *p.AllUsers
-	}
-	if p.AllSenderChannels != nil {
-		s.AllSenderChannels = *p.AllSenderChannels
-	}
-	if err := checkSegmentKinds(s); err != nil {
+	s := &storage.Segment{ID: id, Type: typ, CreatedAt: now, UpdatedAt: now, Generation: 1}
+	if err := p.apply(s); err != nil {
 		return nil, err
 	}
 	s.Computing = needsSizing(s)
@@ -310,24 +311,7 @@ func (e *Engine) UpdateSegment(id string, p *SegmentParams) (*Segment, error) {
 	}
 	wasStatic := isStatic(s)
 	old := *s
-	if p.Name != nil {
-		s.Name = *p.Name
-	}
-	if p.Description != nil {
-		s.Description = *p.Description
-	}
-	if p.Filter != nil {
-		if s.Filter, err = segmentFilter(p.Filter, s.Type); err != nil {
-			return nil, err
-		}
-	}
-	if p.AllUsers != nil {
-		s.AllUsers = *p.AllUsers
-	}
-	if p.AllSenderChannels != nil {
-		s.AllSenderChannels = *p.AllSenderChannels
-	}
-	if err := checkSegmentKinds(s); err != nil {
+	if err := p.apply(s); err != nil {
 		return nil, err
 	}
 	defChanged := !bytes.Equal(old.Filter, s.Filter) || old.AllUsers != s.AllUsers || old.AllSenderChannels != s.AllSenderChannels
@@ -465,6 +449,21 @@ func segmentKind(s *storage.Segment) string {
 // segments, cids for channel segments. Ids that are not known users or channels yet are interned
 // and accepted. Targets already present keep their created_at. The size is updated in place.
 func (e *Engine) AddSegmentTargets(id string, targetIDs []string) error {
+	return e.changeTargets(id, targetIDs, true)
+}
+
+// DeleteSegmentTargets removes targets from static segment id; absent ones are ignored.
+func (e *Engine) DeleteSegmentTargets(id string, targetIDs []string) error {
+	return e.changeTargets(id, targetIDs, false)
+}
+
+// changeTargets adds (add) or removes targetIDs of static segment id: the bitmap containers they
+// touch, their index entries and the size change in one Tx, under the segment's stripe.
+func (e *Engine) changeTargets(id string, targetIDs []string, add bool) error {
+	verb := "delete targets of"
+	if add {
+		verb = "add targets to"
+	}
 	// Validate against the type before interning anything.
 	s0, err := e.liveSegment(id)
 	if err != nil {
@@ -473,61 +472,17 @@ func (e *Engine) AddSegmentTargets(id string, targetIDs []string) error {
 	if err := checkTargets(s0.Type, targetIDs); err != nil {
 		return err
 	}
-	ords, err := e.interner(s0.Type).Intern(make([]uint32, 0, len(targetIDs)), targetIDs)
-	if err != nil {
-		return fmt.Errorf("cannot add targets to segment %q: %w", id, err)
-	}
-	pairs := pairTargets(ords, targetIDs)
-
-	s, unlock, err := e.targetsSegment(id)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	tx := e.NewTx()
-	sorted := make([]uint32, len(pairs))
-	for i := range pairs {
-		sorted[i] = pairs[i].ord
-	}
-	added, err := bitmap.AddTx(tx.B, storage.SegmentBits(id), sorted, nil)
-	if err != nil {
-		tx.Discard()
-		return fmt.Errorf("cannot add targets to segment %q: %w", id, err)
-	}
-	if len(added) == 0 {
-		tx.Discard()
-		return nil
-	}
-	now := e.nowMicros()
-	j := 0
-	for _, ord := range added {
-		for pairs[j].ord != ord {
-			j++
-		}
-		tx.B.PutSegmentTarget(id, pairs[j].id, now)
-	}
-	s.Size += uint64(len(added))
-	s.UpdatedAt = now
-	tx.B.PutSegment(s)
-	if err := e.Commit(tx); err != nil {
-		return fmt.Errorf("cannot add targets to segment %q: %w", id, err)
-	}
-	return nil
-}
-
-// DeleteSegmentTargets removes targets from static segment id; absent ones are ignored.
-func (e *Engine) DeleteSegmentTargets(id string, targetIDs []string) error {
-	s0, err := e.liveSegment(id)
-	if err != nil {
-		return err
-	}
-	if err := checkTargets(s0.Type, targetIDs); err != nil {
-		return err
-	}
 	in := e.interner(s0.Type)
-	ords := make([]uint32, len(targetIDs))
-	for i, t := range targetIDs {
-		ords[i], _ = in.Lookup(t)
+	var ords []uint32
+	if add {
+		if ords, err = in.Intern(make([]uint32, 0, len(targetIDs)), targetIDs); err != nil {
+			return fmt.Errorf("cannot %s segment %q: %w", verb, id, err)
+		}
+	} else {
+		ords = make([]uint32, len(targetIDs))
+		for i, t := range targetIDs {
+			ords[i], _ = in.Lookup(t)
+		}
 	}
 	pairs := pairTargets(ords, targetIDs)
 
@@ -539,35 +494,46 @@ func (e *Engine) DeleteSegmentTargets(id string, targetIDs []string) error {
 	if len(pairs) == 0 {
 		return nil
 	}
-	tx := e.NewTx()
 	sorted := make([]uint32, len(pairs))
 	for i := range pairs {
 		sorted[i] = pairs[i].ord
 	}
-	removed, err := bitmap.RemoveTx(tx.B, storage.SegmentBits(id), sorted, nil)
-	if err != nil {
-		tx.Discard()
-		return fmt.Errorf("cannot delete targets of segment %q: %w", id, err)
+	tx := e.NewTx()
+	change := bitmap.RemoveTx
+	if add {
+		change = bitmap.AddTx
 	}
-	if len(removed) == 0 {
+	changed, err := change(tx.B, storage.SegmentBits(id), sorted, nil)
+	if err != nil || len(changed) == 0 {
 		tx.Discard()
+		if err != nil {
+			return fmt.Errorf("cannot %s segment %q: %w", verb, id, err)
+		}
 		return nil
 	}
+	now := e.nowMicros()
 	j := 0
-	for _, ord := range removed {
+	for _, ord := range changed {
 		for pairs[j].ord != ord {
 			j++
 		}
-		tx.B.DeleteSegmentTarget(id, pairs[j].id)
+		if add {
+			tx.B.PutSegmentTarget(id, pairs[j].id, now)
+		} else {
+			tx.B.DeleteSegmentTarget(id, pairs[j].id)
+		}
 	}
-	if uint64(len(removed)) > s.Size {
-		panic(fmt.Sprintf("BUG: segment %q: removing %d targets from %d", id, len(removed), s.Size))
+	if add {
+		s.Size += uint64(len(changed))
+	} else if n := uint64(len(changed)); n > s.Size {
+		panic(fmt.Sprintf("BUG: segment %q: removing %d targets from %d", id, n, s.Size))
+	} else {
+		s.Size -= n
 	}
-	s.Size -= uint64(len(removed))
-	s.UpdatedAt = e.nowMicros()
+	s.UpdatedAt = now
 	tx.B.PutSegment(s)
 	if err := e.Commit(tx); err != nil {
-		return fmt.Errorf("cannot delete targets of segment %q: %w", id, err)
+		return fmt.Errorf("cannot %s segment %q: %w", verb, id, err)
 	}
 	return nil
 }

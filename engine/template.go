@@ -135,9 +135,6 @@ func parseTag(field, inner string, allowed int) (tagRef, error) {
 	return tagRef{scope: scope, path: path}, nil
 }
 
-// Source returns the template as given.
-func (t *Template) Source() string { return t.src }
-
 // LiteralLength returns the number of characters outside the tags: the shortest render.
 func (t *Template) LiteralLength() int { return t.literal }
 

@@ -4,15 +4,15 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/valyala/fastjson"
 
+	"github.com/campaignd/campaignd/internal/bytesconv"
 	"github.com/campaignd/campaignd/storage"
 )
 
 // User request decoding (POST /users, PATCH /users, the NDJSON import): a user object has known
-// fields with fixed types and any other top-level key is a custom field (wire spec §4.3).
+// fields with fixed types and any other top-level key is a custom field.
 // Decoding uses fastjson and writes strings and custom JSON into the decoder's arena, so decoding
 // a user costs one allocation (its id, which the interner keeps) once the arena has grown.
 
@@ -100,15 +100,7 @@ func (d *UserDecoder) str(b []byte) string {
 	}
 	start := len(d.arena)
 	d.arena = append(d.arena, b...)
-	return unsafe.String(&d.arena[start], len(b))
-}
-
-// bytesOf returns b as a string without copying; valid while b is.
-func bytesOf(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
+	return bytesconv.UnsafeString(d.arena[start:])
 }
 
 // DecodeUserLine decodes one user object (an NDJSON import line) into u. The object must have an
@@ -166,7 +158,7 @@ func (d *UserDecoder) decodeUser(v *fastjson.Value, key string, u *storage.User)
 		if ferr != nil {
 			return
 		}
-		name := bytesOf(k)
+		name := bytesconv.UnsafeString(k)
 		if bit, ok := userFieldBit(name); ok {
 			ferr = d.setField(u, bit, name, fv)
 			return
@@ -179,7 +171,7 @@ func (d *UserDecoder) decodeUser(v *fastjson.Value, key string, u *storage.User)
 			co, _ := fv.Object()
 			co.Visit(func(ck []byte, cv *fastjson.Value) {
 				if ferr == nil {
-					ferr = d.addCustom(bytesOf(ck), cv)
+					ferr = d.addCustom(bytesconv.UnsafeString(ck), cv)
 				}
 			})
 			return
@@ -306,7 +298,7 @@ func (d *UserDecoder) setField(u *storage.User, bit uint32, name string, v *fast
 		if t != fastjson.TypeString {
 			return d.typeError(name, "an RFC 3339 timestamp string", v)
 		}
-		n, err := ParseTime(name, bytesOf(v.GetStringBytes()))
+		n, err := ParseTime(name, bytesconv.UnsafeString(v.GetStringBytes()))
 		if err != nil {
 			return InputError(name, "user %q: %s", d.path, err)
 		}
@@ -370,7 +362,8 @@ func clearUserFields(u *storage.User, mask uint32) {
 	}
 }
 
-// describeJSON names the type of v for error messages, with a short excerpt.
+// describeJSON names the kind of v for error messages (JSONKind), with a short excerpt of a string
+// or a number.
 func describeJSON(v *fastjson.Value) string {
 	switch v.Type() {
 	case fastjson.TypeString:
@@ -381,16 +374,14 @@ func describeJSON(v *fastjson.Value) string {
 		return fmt.Sprintf("a string (%q)", s)
 	case fastjson.TypeNumber:
 		return "a number (" + v.String() + ")"
-	case fastjson.TypeTrue, fastjson.TypeFalse:
-		return "a boolean"
-	case fastjson.TypeNull:
-		return "null"
-	case fastjson.TypeArray:
-		return "an array"
 	case fastjson.TypeObject:
-		return "an object"
+		return jsonKindOf('{')
+	case fastjson.TypeArray:
+		return jsonKindOf('[')
+	case fastjson.TypeNull:
+		return jsonKindOf('n')
 	}
-	return "an unknown value"
+	return jsonKindOf('t')
 }
 
 // appendJSONValue appends v as compact, valid JSON. fastjson accepts some non-JSON numbers (NaN,
@@ -410,7 +401,7 @@ func appendJSONValue(dst []byte, v *fastjson.Value, name string) ([]byte, error)
 				dst = append(dst, ',')
 			}
 			first = false
-			dst = AppendJSONString(dst, bytesOf(k))
+			dst = AppendJSONString(dst, bytesconv.UnsafeString(k))
 			dst = append(dst, ':')
 			dst, err = appendJSONValue(dst, cv, name)
 		})
@@ -432,7 +423,7 @@ func appendJSONValue(dst []byte, v *fastjson.Value, name string) ([]byte, error)
 		}
 		return append(dst, ']'), nil
 	case fastjson.TypeString:
-		return AppendJSONString(dst, bytesOf(v.GetStringBytes())), nil
+		return AppendJSONString(dst, bytesconv.UnsafeString(v.GetStringBytes())), nil
 	case fastjson.TypeNumber:
 		start := len(dst)
 		dst = v.MarshalTo(dst)
@@ -445,7 +436,7 @@ func appendJSONValue(dst []byte, v *fastjson.Value, name string) ([]byte, error)
 	}
 }
 
-// validJSONNumber reports whether b is a number in JSON's grammar.
+// validJSONNumber reports whether b is a number in JSON's grammar: -?int(.digits)?([eE][+-]?digits)?.
 func validJSONNumber(b []byte) bool {
 	i := 0
 	if i < len(b) && b[i] == '-' {
@@ -455,19 +446,14 @@ func validJSONNumber(b []byte) bool {
 	case i < len(b) && b[i] == '0':
 		i++
 	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
+		i = skipDigits(b, i)
 	default:
 		return false
 	}
 	if i < len(b) && b[i] == '.' {
-		i++
-		n := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == n {
+		if n := skipDigits(b, i+1); n > i+1 {
+			i = n
+		} else {
 			return false
 		}
 	}
@@ -476,15 +462,21 @@ func validJSONNumber(b []byte) bool {
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		n := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == n {
+		if n := skipDigits(b, i); n > i {
+			i = n
+		} else {
 			return false
 		}
 	}
 	return i == len(b)
+}
+
+// skipDigits returns the index of the first byte at or after i of b that is not a digit.
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // DecodeUpsertUsers decodes a POST /users body, {"users": {"<id>": {user}, ...}}, appending the
@@ -637,6 +629,19 @@ func (d *UserDecoder) decodePatch(v *fastjson.Value, p *UserPatch) error {
 	return nil
 }
 
+// patchKey checks a key that user id's partial update sets or unsets (verb): not empty, not
+// created_at nor a read-only field. known reports a known field, bit its bit.
+func patchKey(id, name, verb string) (bit uint32, known bool, err error) {
+	switch {
+	case name == "":
+		return 0, false, InputError(verb, "user %q: %q has an empty field name", id, verb)
+	case name == "created_at" || userReadOnly(name):
+		return 0, false, InputError(name, "user %q: field %q cannot be %s", id, name, verb)
+	}
+	bit, known = userFieldBit(name)
+	return bit, known, nil
+}
+
 func (d *UserDecoder) decodeSet(v *fastjson.Value, p *UserPatch) error {
 	if v.Type() == fastjson.TypeNull {
 		return nil
@@ -651,17 +656,14 @@ func (d *UserDecoder) decodeSet(v *fastjson.Value, p *UserPatch) error {
 			return
 		}
 		name := string(k)
-		if name == "created_at" || userReadOnly(name) {
-			ferr = InputError(name, "user %q: field %q cannot be set", p.ID, name)
+		bit, known, err := patchKey(p.ID, name, "set")
+		switch {
+		case err != nil:
+			ferr = err
 			return
-		}
-		if bit, ok := userFieldBit(name); ok {
+		case known:
 			p.SetMask |= bit
 			ferr = d.setField(&p.Set, bit, name, fv)
-			return
-		}
-		if name == "" {
-			ferr = InputError("set", "user %q: \"set\" has an empty key", p.ID)
 			return
 		}
 		for _, c := range p.SetCustom {
@@ -693,17 +695,15 @@ func (d *UserDecoder) decodeUnset(v *fastjson.Value, p *UserPatch) error {
 			return InputError("unset", "user %q: \"unset\" must be an array of field names; it holds %s", p.ID, describeJSON(e))
 		}
 		name := string(e.GetStringBytes())
-		if name == "created_at" || userReadOnly(name) {
-			return InputError(name, "user %q: field %q cannot be unset", p.ID, name)
-		}
-		if name == "" {
-			return InputError("unset", "user %q: \"unset\" holds an empty field name", p.ID)
-		}
-		if bit, ok := userFieldBit(name); ok {
+		bit, known, err := patchKey(p.ID, name, "unset")
+		switch {
+		case err != nil:
+			return err
+		case known:
 			p.UnsetMask |= bit
-			continue
+		default:
+			p.UnsetCustom = append(p.UnsetCustom, name)
 		}
-		p.UnsetCustom = append(p.UnsetCustom, name)
 	}
 	return nil
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// AppendUserJSON appends u as a UserResponse (wire spec §4.6): the object embedded in messages,
+// AppendUserJSON appends u as a UserResponse: the object embedded in messages,
 // channels, members and events. Custom fields are flattened as top-level keys. It does not
 // allocate (beyond growing dst).
 func AppendUserJSON(dst []byte, u *storage.User) []byte {
@@ -15,7 +15,7 @@ func AppendUserJSON(dst []byte, u *storage.User) []byte {
 	return append(dst, '}')
 }
 
-// AppendFullUserJSON appends u as a FullUserResponse (wire spec §4.6): the UserResponse plus the
+// AppendFullUserJSON appends u as a FullUserResponse: the UserResponse plus the
 // devices, mutes and unread counters returned by upsert, partial update and query users.
 func AppendFullUserJSON(dst []byte, u *storage.User) []byte {
 	dst = appendUserFields(dst, u)
@@ -76,21 +76,29 @@ func appendUserFields(dst []byte, u *storage.User) []byte {
 	return append(dst, `],"blocked_user_ids":[]`...)
 }
 
-// appendCustomFields appends the members of the raw JSON object custom, each preceded by a comma.
-// custom is a compact object written by the user decoder ("{}", "{...}") or empty.
+// appendCustomFields appends the members of the raw JSON object custom, each preceded by a comma:
+// custom fields as top-level keys of the object being encoded.
 func appendCustomFields(dst, custom []byte) []byte {
-	if len(custom) <= 2 || custom[0] != '{' || custom[len(custom)-1] != '}' {
-		return dst
+	if m := objectMembers(custom); m != nil {
+		dst = append(append(dst, ','), m...)
 	}
-	inner := custom[1 : len(custom)-1]
+	return dst
+}
+
+// objectMembers returns the members of the raw JSON object obj, a compact object written by a
+// decoder ("{}", "{...}") or empty, without its braces; nil when it has none.
+func objectMembers(obj []byte) []byte {
+	if len(obj) <= 2 || obj[0] != '{' || obj[len(obj)-1] != '}' {
+		return nil
+	}
+	inner := obj[1 : len(obj)-1]
 	for len(inner) > 0 && isJSONSpace(inner[0]) {
 		inner = inner[1:]
 	}
 	if len(inner) == 0 {
-		return dst
+		return nil
 	}
-	dst = append(dst, ',')
-	return append(dst, inner...)
+	return inner
 }
 
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"container/heap"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -12,7 +11,7 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// Query users limits (wire spec §7.3).
+// Query users limits (GET /users), Stream's.
 const (
 	DefaultUsersLimit = 30
 	MaxUsersLimit     = 100
@@ -48,11 +47,7 @@ func ParseUserQuery(payload []byte) (*UserQuery, error) {
 		Presence                *bool           `json:"presence"`
 	}
 	if err := json.Unmarshal(payload, &p); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return nil, InputError(te.Field, "payload field %q must be %s, not %s", te.Field, kindName(te.Type.String()), te.Value)
-		}
-		return nil, InputError("payload", "the payload is not a valid JSON object: %s", err)
+		return nil, JSONInputError("payload", "the payload", err)
 	}
 	q := &UserQuery{Limit: DefaultUsersLimit}
 	f, err := filter.Compile(p.FilterConditions, filter.UserSchema)
@@ -87,16 +82,6 @@ func ParseUserQuery(payload []byte) (*UserQuery, error) {
 		q.IncludeDeactivated = *p.IncludeDeactivatedUsers
 	}
 	return q, nil
-}
-
-func kindName(goType string) string {
-	switch {
-	case goType == "*int" || goType == "int":
-		return "an integer"
-	case goType == "*bool" || goType == "bool":
-		return "a boolean"
-	}
-	return goType
 }
 
 // QueryUsers returns the live users matching q, in q's order, after skipping q.Offset, at most

@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/campaignd/campaignd/engine/filter"
+	"github.com/campaignd/campaignd/internal/bytesconv"
 	"github.com/campaignd/campaignd/storage"
 )
 
@@ -152,7 +153,7 @@ const MaxUserCustomSize = 5 << 10
 // MaxUsersPerUpsert is the most users one POST /users or PATCH /users request may hold.
 const MaxUsersPerUpsert = 100
 
-// UpsertUsers stores users with replace semantics (wire spec §7.1), atomically with one fsync:
+// UpsertUsers stores users with replace semantics (POST /users), atomically with one fsync:
 // either every user is stored or, on error, none is.
 //
 // Each element is completed in place: an empty Role becomes DefaultUserRole; CreatedAt is kept
@@ -254,7 +255,7 @@ func (e *Engine) putUsers(users []storage.User, ids []string, ords []uint32) ([]
 	return ords, nil
 }
 
-// PatchUsers applies partial updates (wire spec §7.2) atomically with one fsync and returns the
+// PatchUsers applies partial updates (PATCH /users) atomically with one fsync and returns the
 // updated users in the order of patches. An unknown (or soft-deleted) user fails the whole request
 // with a code-16 error and nothing is written. Unsetting role restores DefaultUserRole.
 func (e *Engine) PatchUsers(patches []UserPatch) ([]storage.User, error) {
@@ -348,7 +349,7 @@ func applyPatch(u *storage.User, pt *UserPatch, p *fastjson.Parser) error {
 			return fmt.Errorf("stored custom data of user %q is not an object: %w", u.ID, err)
 		}
 		o.Visit(func(k []byte, v *fastjson.Value) {
-			key := bytesOf(k)
+			key := bytesconv.UnsafeString(k)
 			if slices.Contains(pt.UnsetCustom, key) {
 				return
 			}

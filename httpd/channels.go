@@ -9,7 +9,7 @@ import (
 	"github.com/campaignd/campaignd/engine"
 )
 
-// Channels and messages (wire spec §7.5–7.8). Handlers decode the request into the engine's
+// Channels and messages. Handlers decode the request into the engine's
 // request types and write the engine's JSON.
 
 func (s *Server) queryChannel(c *call) error {
@@ -123,7 +123,7 @@ var memberReservedKeys = []string{
 	"archived_at", "pinned_at", "status",
 }
 
-// decodeChannelQuery decodes a get-or-create body (wire spec §7.5). An empty body is accepted.
+// decodeChannelQuery decodes a get-or-create body. An empty body is accepted.
 func decodeChannelQuery(body []byte, typ, id string) (*engine.ChannelRequest, error) {
 	var b channelQueryBody
 	if len(bytes.TrimSpace(body)) > 0 {
@@ -272,7 +272,7 @@ var messageReservedKeys = []string{
 	"quoted_message", "poll", "channel", "thread_participants", "status",
 }
 
-// decodeSendMessage decodes a send-message body (wire spec §7.7).
+// decodeSendMessage decodes a send-message body.
 func decodeSendMessage(body []byte, typ, id string) (*engine.SendMessageRequest, error) {
 	var b sendMessageBody
 	if err := decodeJSON(body, &b); err != nil {
@@ -317,12 +317,12 @@ func decodeSendMessage(body []byte, typ, id string) (*engine.SendMessageRequest,
 		if len(v) == 0 || v[0] != '[' {
 			return nil, engine.InputError("message.attachments", "message.attachments must be an array of attachment objects")
 		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, v); err != nil {
+		atts, err := engine.AppendCompactJSON(nil, v)
+		if err != nil {
 			return nil, engine.InputError("message.attachments", "message.attachments is not valid JSON")
 		}
-		if buf.Len() > 2 {
-			in.Attachments = buf.Bytes()
+		if len(atts) > 2 {
+			in.Attachments = atts
 		}
 	}
 	if v, ok := m["mentioned_users"]; ok && !isNull(v) {
@@ -362,7 +362,7 @@ type queryChannelsBody struct {
 	MemberLimit      *int            `json:"member_limit"`
 }
 
-// decodeQueryChannels decodes a queryChannels body (wire spec §7.6).
+// decodeQueryChannels decodes a queryChannels body.
 func decodeQueryChannels(body []byte) (*engine.QueryChannelsRequest, error) {
 	var b queryChannelsBody
 	if len(bytes.TrimSpace(body)) > 0 {
@@ -390,37 +390,16 @@ func isNull(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) == "null
 
 func rawString(v json.RawMessage, field string, dst *string) error {
 	if json.Unmarshal(v, dst) != nil {
-		return engine.InputError(field, "field %q must be a string, not %s", field, kindOf(v))
+		return engine.InputError(field, "field %q must be a string, not %s", field, engine.JSONKind(v))
 	}
 	return nil
 }
 
 func rawBool(v json.RawMessage, field string, dst *bool) error {
 	if json.Unmarshal(v, dst) != nil {
-		return engine.InputError(field, "field %q must be a boolean, not %s", field, kindOf(v))
+		return engine.InputError(field, "field %q must be a boolean, not %s", field, engine.JSONKind(v))
 	}
 	return nil
-}
-
-func kindOf(v json.RawMessage) string {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 {
-		return "nothing"
-	}
-	switch v[0] {
-	case '"':
-		return "a string"
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	default:
-		return "a number"
-	}
 }
 
 // customObject returns the keys of obj not in reserved as one compact JSON object with sorted
@@ -436,18 +415,16 @@ func customObject(obj map[string]json.RawMessage, reserved []string) ([]byte, er
 		return nil, nil
 	}
 	slices.Sort(keys)
-	var buf bytes.Buffer
-	buf.WriteByte('{')
+	b := []byte{'{'}
 	for i, k := range keys {
 		if i > 0 {
-			buf.WriteByte(',')
+			b = append(b, ',')
 		}
-		buf.Write(engine.AppendJSONString(nil, k))
-		buf.WriteByte(':')
-		if err := json.Compact(&buf, obj[k]); err != nil {
+		b = append(engine.AppendJSONString(b, k), ':')
+		var err error
+		if b, err = engine.AppendCompactJSON(b, obj[k]); err != nil {
 			return nil, engine.InputError(k, "custom field %q is not valid JSON", k)
 		}
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return append(b, '}'), nil
 }

@@ -13,39 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/campaignd/campaignd/engine"
 	"github.com/campaignd/campaignd/engine/outbox"
-	"github.com/campaignd/campaignd/storage"
 )
-
-// mustStartTestServerWithOutbox is mustStartTestServer with delivery sinks configured.
-func mustStartTestServerWithOutbox(t *testing.T, oo outbox.Options) *testServer {
-	t.Helper()
-	db, err := storage.Open(storage.Options{Path: t.TempDir()})
-	if err != nil {
-		t.Fatalf("cannot open storage: %s", err)
-	}
-	e, err := engine.Open(db, engine.Options{APIKey: testKey, APISecret: testSecret, Outbox: oo})
-	if err != nil {
-		t.Fatalf("cannot open engine: %s", err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatalf("cannot start engine: %s", err)
-	}
-	srv, err := New(e, Options{ListenAddr: "127.0.0.1:0", APIKey: testKey, APISecret: testSecret})
-	if err != nil {
-		t.Fatalf("cannot create server: %s", err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatalf("cannot listen: %s", err)
-	}
-	go func() { _ = srv.Serve() }()
-	ts := &testServer{t: t, URL: "http://" + srv.Addr(), E: e, DB: db, srv: srv, token: signToken(t, jwt.MapClaims{"server": true})}
-	t.Cleanup(ts.Stop)
-	return ts
-}
 
 func TestDeadLetterEndpoints(t *testing.T) {
 	var rejecting atomic.Bool

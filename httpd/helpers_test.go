@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/campaignd/campaignd/engine"
+	"github.com/campaignd/campaignd/engine/outbox"
 	"github.com/campaignd/campaignd/storage"
 )
 
@@ -41,6 +42,12 @@ func mustStartTestServer(t *testing.T) *testServer {
 func mustStartTestServerAt(t *testing.T, dir string) *testServer {
 	t.Helper()
 	return mustStartTestServerWith(t, dir, engine.Options{}, Options{MaxBodySize: 1 << 20})
+}
+
+// mustStartTestServerWithOutbox is mustStartTestServer with delivery sinks configured.
+func mustStartTestServerWithOutbox(t *testing.T, oo outbox.Options) *testServer {
+	t.Helper()
+	return mustStartTestServerWith(t, t.TempDir(), engine.Options{Outbox: oo}, Options{})
 }
 
 // mustStartTestServerWith starts a server over the store in dir with eo and so (keys, listen

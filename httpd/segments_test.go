@@ -55,6 +55,17 @@ func (ts *testServer) mustAddTargets(id string, targets ...string) {
 	wantStatus(ts.t, status, m, 201)
 }
 
+// wantTarget checks GET /segments/{id}/target/{target}: 200 when in, else 404 code 16.
+func (ts *testServer) wantTarget(id, target string, in bool) {
+	ts.t.Helper()
+	status, m := ts.do("GET", "/segments/"+url.PathEscape(id)+"/target/"+url.PathEscape(target), nil)
+	if in {
+		wantStatus(ts.t, status, m, 200)
+	} else {
+		wantError(ts.t, status, m, 404, 16)
+	}
+}
+
 func (ts *testServer) mustUpsertUsers(users ...storage.User) {
 	ts.t.Helper()
 	for len(users) > 0 {
@@ -199,12 +210,9 @@ func TestSegmentTargets(t *testing.T) {
 	if size := ts.getSegment("s")["size"]; size != float64(10000) {
 		t.Fatalf("unexpected size; got %v; want 10000", size)
 	}
-	status, m := ts.do("GET", "/segments/s/target/u9999", nil)
-	wantStatus(t, status, m, 200)
-	status, m = ts.do("GET", "/segments/s/target/u10000", nil)
-	wantError(t, status, m, 404, 16)
-	status, m = ts.do("GET", "/segments/nope/target/u1", nil)
-	wantError(t, status, m, 404, 16)
+	ts.wantTarget("s", "u9999", true)
+	ts.wantTarget("s", "u10000", false)
+	ts.wantTarget("nope", "u1", false)
 
 	// Re-adding present targets changes nothing, not even their created_at.
 	before := ts.queryTargets("s", map[string]any{"filter": map[string]any{"target_id": "u5"}})
@@ -219,13 +227,12 @@ func TestSegmentTargets(t *testing.T) {
 	}
 
 	// deletetargets ignores absent ids, including never-seen ones.
-	status, m = ts.do("POST", "/segments/s/deletetargets", map[string]any{"target_ids": []string{"u1", "u2", "absent-never-seen", "u1"}})
+	status, m := ts.do("POST", "/segments/s/deletetargets", map[string]any{"target_ids": []string{"u1", "u2", "absent-never-seen", "u1"}})
 	wantStatus(t, status, m, 201)
 	if size := ts.getSegment("s")["size"]; size != float64(9999) {
 		t.Fatalf("unexpected size; got %v; want 9999", size)
 	}
-	status, m = ts.do("GET", "/segments/s/target/u1", nil)
-	wantError(t, status, m, 404, 16)
+	ts.wantTarget("s", "u1", false)
 	f("/segments/s/deletetargets", map[string]any{"target_ids": []string{}}, "target_ids")
 
 	// Only static segments take targets.
@@ -243,8 +250,7 @@ func TestSegmentTargets(t *testing.T) {
 	ts.mustAddTargets("c", "messaging:general", "team:a:b")
 	f("/segments/c/addtargets", map[string]any{"target_ids": []string{"general"}}, "cid")
 	f("/segments/c/addtargets", map[string]any{"target_ids": []string{"messaging:"}}, "cid")
-	status, m = ts.do("GET", "/segments/c/target/"+url.PathEscape("messaging:general"), nil)
-	wantStatus(t, status, m, 200)
+	ts.wantTarget("c", "messaging:general", true)
 	if ord, ok := ts.DB.Channels.Lookup("team:a:b"); !ok || ord == 0 {
 		t.Fatalf("channel target was not interned")
 	}
@@ -439,15 +445,12 @@ func TestSegmentSizeComputed(t *testing.T) {
 	if got := ts.getSegment("mine")["size"]; got != float64(0) {
 		t.Fatalf("all_sender_channels segment has size %v", got)
 	}
-	status, m := ts.do("GET", "/segments/usa/target/u005", nil)
-	wantStatus(t, status, m, 200)
-	status, m = ts.do("GET", "/segments/usa/target/u001", nil)
-	wantError(t, status, m, 404, 16)
-	status, m = ts.do("GET", "/segments/everyone/target/u001", nil)
-	wantStatus(t, status, m, 200)
+	ts.wantTarget("usa", "u005", true)
+	ts.wantTarget("usa", "u001", false)
+	ts.wantTarget("everyone", "u001", true)
 
 	// An update of the filter is sized again.
-	status, m = ts.do("PUT", "/segments/usa", map[string]any{"filter": map[string]any{"country": "FR"}})
+	status, m := ts.do("PUT", "/segments/usa", map[string]any{"filter": map[string]any{"country": "FR"}})
 	wantStatus(t, status, m, 201)
 	waitSize("usa", 200)
 	status, m = ts.do("PUT", "/segments/usa", map[string]any{"filter": map[string]any{"team": "commonteam"}})
@@ -489,8 +492,7 @@ func TestSegmentLocked(t *testing.T) {
 	f("POST", "/segments/s/addtargets", map[string]any{"target_ids": []string{"b"}})
 	f("POST", "/segments/s/deletetargets", map[string]any{"target_ids": []string{"a"}})
 	// Reads still work.
-	status, m := ts.do("GET", "/segments/s/target/a", nil)
-	wantStatus(t, status, m, 200)
+	ts.wantTarget("s", "a", true)
 
 	tx = ts.E.NewTx()
 	ts.E.UnlockSegments(tx, []string{"s", "nope"}, "camp1")
@@ -500,7 +502,7 @@ func TestSegmentLocked(t *testing.T) {
 	if got := ts.getSegment("s")["locked"]; got != false {
 		t.Fatalf("unexpected locked; got %v; want false", got)
 	}
-	status, m = ts.do("PUT", "/segments/s", map[string]any{"name": "x"})
+	status, m := ts.do("PUT", "/segments/s", map[string]any{"name": "x"})
 	wantStatus(t, status, m, 201)
 }
 

@@ -25,7 +25,7 @@ import (
 type Options struct {
 	// ListenAddr is the TCP address to listen on. Default: 127.0.0.1:3030.
 	ListenAddr string
-	// APIKey and APISecret authenticate requests (wire spec §2). Both are required.
+	// APIKey and APISecret authenticate requests (api_key and a JWT signed with the secret). Both are required.
 	APIKey    string
 	APISecret string
 	// MaxBodySize is the largest request body accepted, in bytes (413 code 22 above it), except
@@ -222,9 +222,6 @@ func (c *call) BodyStream() io.Reader { return c.ctx.RequestBodyStream() }
 
 // Query returns a query-string argument.
 func (c *call) Query(name string) []byte { return c.ctx.QueryArgs().Peek(name) }
-
-// Engine returns the engine.
-func (c *call) Engine() *engine.Engine { return c.s.e }
 
 // reply writes a JSON object body with the Stream "duration" key added. obj must be a complete JSON
 // object ("{...}").

@@ -105,15 +105,10 @@ func (d *Decoder) Uvarint() uint64 {
 	return v
 }
 
-// Varint reads a zig-zag varint.
+// Varint reads a zig-zag varint (AppendVarint: binary.AppendVarint).
 func (d *Decoder) Varint() int64 {
-	v, n := binary.Varint(d.B)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.B = d.B[n:]
-	return v
+	u := d.Uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 // Bytes reads a length-prefixed byte slice. The result aliases the decoder's input.

@@ -4,7 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"unsafe"
+
+	"github.com/campaignd/campaignd/internal/bytesconv"
 )
 
 const userVersion = 1
@@ -262,15 +263,7 @@ func (u *User) unmarshal(src []byte, alias bool) error {
 // stringAlias reads a length-prefixed string, aliasing the input when alias is set.
 func (d *Decoder) stringAlias(alias bool) string {
 	if alias {
-		return aliasString(d.Bytes())
+		return bytesconv.UnsafeString(d.Bytes())
 	}
 	return d.String()
-}
-
-// aliasString returns b as a string without copying; the string aliases b.
-func aliasString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
 }

@@ -5,7 +5,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
-	"unsafe"
+
+	"github.com/campaignd/campaignd/internal/bytesconv"
 )
 
 // LookupJSON returns the raw JSON value stored under path in obj, a JSON
@@ -276,7 +277,7 @@ func rawString(raw []byte) (string, bool) {
 			return string(dec), ok
 		}
 	}
-	return b2s(c), true
+	return bytesconv.UnsafeString(c), true
 }
 
 // rawNumber parses the JSON number raw.
@@ -284,17 +285,8 @@ func rawNumber(raw []byte) (float64, bool) {
 	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(b2s(raw), 64)
+	f, err := strconv.ParseFloat(bytesconv.UnsafeString(raw), 64)
 	return f, err == nil
-}
-
-// b2s returns b as a string without copying. NB: the result must not outlive
-// b nor be kept after b changes.
-func b2s(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
 }
 
 // arrayIter walks the elements of a raw JSON array without allocating.

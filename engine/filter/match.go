@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"cmp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -318,7 +319,7 @@ func compare(v *Value, o *operand) (int, bool) {
 		}
 	case KindNumber:
 		if o.kind == KindNumber {
-			return cmpFloat(v.Num, o.num), true
+			return cmp.Compare(v.Num, o.num), true
 		}
 	case KindBool:
 		if o.kind == KindBool {
@@ -326,7 +327,7 @@ func compare(v *Value, o *operand) (int, bool) {
 		}
 	case KindTime:
 		if o.kind == KindTime {
-			return cmpInt(v.Time, o.t), true
+			return cmp.Compare(v.Time, o.t), true
 		}
 	case KindAny:
 		return rawCompare(v.Raw, o)
@@ -352,7 +353,7 @@ func rawCompare(raw []byte, o *operand) (int, bool) {
 			return 0, false
 		}
 		x, ok := rawNumber(raw)
-		return cmpFloat(x, o.num), ok
+		return cmp.Compare(x, o.num), ok
 	case c == 't' || c == 'f':
 		if o.kind != KindBool {
 			return 0, false
@@ -424,26 +425,6 @@ func sameSet(list []string, ops []operand) bool {
 		}
 	}
 	return true
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func cmpBool(a, b bool) int {

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -152,7 +153,7 @@ func Compare(a, b Doc, sort []SortField) int {
 func compareValues(a, b *Value) int {
 	ra, rb := valueRank(a), valueRank(b)
 	if ra != rb {
-		return cmpInt(int64(ra), int64(rb))
+		return cmp.Compare(ra, rb)
 	}
 	switch a.Kind {
 	case KindString:
@@ -161,7 +162,7 @@ func compareValues(a, b *Value) int {
 		}
 	case KindNumber:
 		if b.Kind == KindNumber {
-			return cmpFloat(a.Num, b.Num)
+			return cmp.Compare(a.Num, b.Num)
 		}
 	case KindBool:
 		if b.Kind == KindBool {
@@ -169,7 +170,7 @@ func compareValues(a, b *Value) int {
 		}
 	case KindTime:
 		if b.Kind == KindTime {
-			return cmpInt(a.Time, b.Time)
+			return cmp.Compare(a.Time, b.Time)
 		}
 	}
 	// Mixed typed/raw values of the same rank, or raw values.
@@ -177,7 +178,7 @@ func compareValues(a, b *Value) int {
 	case rankNumber:
 		x, _ := numberOf(a)
 		y, _ := numberOf(b)
-		return cmpFloat(x, y)
+		return cmp.Compare(x, y)
 	case rankString:
 		return strings.Compare(stringOf(a), stringOf(b))
 	case rankBool:
