@@ -106,7 +106,7 @@ func ImportUsers(cfg ImportUsersConfig, body []byte) (ImportUsersResult, error) 
 	return ImportUsersResult{Users: res.Imported, Bytes: len(body), Duration: d}, nil
 }
 
-// ServerToken returns the server-side JWT the stream-chat SDK sends (wire spec §2.1): HS256 over
+// ServerToken returns the server-side JWT the stream-chat SDK sends: HS256 over
 // {"server":true} with the API secret.
 func ServerToken(secret string) string {
 	const header = `{"alg":"HS256","typ":"JWT"}`

@@ -64,7 +64,7 @@ func TestImportUsersWorkload(t *testing.T) {
 	}
 }
 
-// BenchmarkImportUsers imports 1,000,000 users (issue #2 item 6: goal ≤ 10 s) over loopback into
+// BenchmarkImportUsers imports 1,000,000 users (goal ≤ 10 s) over loopback into
 // a fresh Pebble store per iteration: go test ./bench -run '^$' -bench ImportUsers -benchtime 1x
 func BenchmarkImportUsers(b *testing.B) {
 	const n = 1_000_000

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end delivery figure (issue #5 item 7): one campaign to N recipients over new channels with the
+# End-to-end delivery figure (README "Benchmarks"): one campaign to N recipients over new channels with the
 # embedded Kafka broker on (events and push sinks), then: how long after the campaign's start did the
 # broker ack every event, against the campaign's send time? Needs `make build`, kcat (apt-get install
 # kcat) and python3. Usage: N=1000000 bench/kafka_e2e.sh   (ports 3031 and 9093, data in a temp dir)

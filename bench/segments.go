@@ -11,7 +11,7 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// Segment workloads (issue #3 goals): addtargets of 10,000 random ids into a 1,000,000-target
+// Segment workloads (goals in the README): addtargets of 10,000 random ids into a 1,000,000-target
 // segment (≤ 50 ms), the union of 25 segments of 1,000,000 targets (≤ 100 ms), sizing a filter
 // segment over 1,000,000 users (≤ 2 s). Each workload has a Config, a Setup that builds the data
 // through the engine or storage API (not timed) and a Run that does one timed operation.

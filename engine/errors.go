@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Stream error codes (wire spec §3.2) that the engine produces. httpd maps each to its HTTP status.
+// Stream error codes that the engine produces. httpd maps each to its HTTP status.
 const (
 	CodeInternal      = -1
 	CodeInput         = 4

@@ -19,9 +19,9 @@ type authError struct {
 	msg  string
 }
 
-// authenticator checks the api_key and the raw HS256 JWT of the Authorization header
-// (wire spec §2). Verified server tokens without time claims are cached, since the SDK sends
-// the same token on every request.
+// authenticator checks the api_key and the raw HS256 JWT of the Authorization header. Verified
+// server tokens without time claims are cached, since the SDK sends the same token on every
+// request.
 type authenticator struct {
 	apiKey string
 	secret []byte

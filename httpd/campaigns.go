@@ -6,7 +6,7 @@ import (
 	"github.com/campaignd/campaignd/engine"
 )
 
-// Campaign endpoints (wire spec §6). Replies wrap the campaign as {campaign, users: {next?, prev?}}.
+// Campaign endpoints. Replies wrap the campaign as {campaign, users: {next?, prev?}}.
 
 func (s *Server) createCampaign(c *call) error {
 	var in engine.CampaignInput
@@ -62,7 +62,7 @@ func (s *Server) startCampaign(c *call) error {
 	return s.replyCampaign(c, 201, camp, 0, "", "", true)
 }
 
-// stopCampaign accepts any body: the SDK sends none, with a form content type (wire spec §1.4).
+// stopCampaign accepts any body: the SDK sends none, with a form content type.
 func (s *Server) stopCampaign(c *call) error {
 	camp, err := s.e.StopCampaign(c.Param(0))
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 const moreInfo = "https://getstream.io/chat/docs/api_errors_response"
 
-// statusOf maps a Stream error code to its HTTP status (wire spec §3.2).
+// statusOf maps a Stream error code to its HTTP status.
 func statusOf(code int) int {
 	switch code {
 	case 2, 5, 40, 41, 42, 43:
@@ -50,7 +50,8 @@ func (c *call) op() string {
 	return c.r.op
 }
 
-// fail writes the Stream error envelope (wire spec §3.1). It never writes a JSON null.
+// fail writes the Stream error envelope (code, message, exception_fields, StatusCode, duration,
+// more_info). It never writes a JSON null.
 func (c *call) fail(e *engine.Error, status int) {
 	errorsTotal.Inc()
 	b := c.ctx.Response.Body()[:0]

@@ -4,20 +4,20 @@ package httpd
 // routes in this order. Operation names follow Stream's ("UpdateUsers failed with error: ...").
 func (s *Server) routes() {
 	r := &s.rt
-	// Users (wire spec §7.1–7.4) and the NDJSON bulk import extension.
+	// Users and the NDJSON bulk import extension.
 	r.add("POST", "/users", "UpdateUsers", true, s.upsertUsers)
 	r.add("PATCH", "/users", "UpdateUsersPartial", true, s.partialUpdateUsers)
 	r.add("GET", "/users", "QueryUsers", false, s.queryUsers)
 	r.add("POST", "/users/import", "ImportUsers", true, s.importUsers).stream = true
 	r.add("DELETE", "/users/{id}", "DeleteUser", true, s.deleteUser)
 
-	// Channels and messages (§7.5–7.8).
+	// Channels and messages.
 	r.add("POST", "/channels", "QueryChannels", true, s.queryChannels)
 	r.add("POST", "/channels/{type}/query", "GetOrCreateChannel", true, s.queryDistinctChannel)
 	r.add("POST", "/channels/{type}/{id}/query", "GetOrCreateChannel", true, s.queryChannel)
 	r.add("POST", "/channels/{type}/{id}/message", "SendMessage", true, s.sendMessage)
 
-	// Segments (§5).
+	// Segments.
 	r.add("POST", "/segments", "CreateSegment", true, s.createSegment)
 	r.add("POST", "/segments/query", "QuerySegments", true, s.querySegments)
 	r.add("GET", "/segments/{id}", "GetSegment", true, s.getSegment)
@@ -28,7 +28,7 @@ func (s *Server) routes() {
 	r.add("GET", "/segments/{id}/target/{targetId}", "SegmentTargetExists", true, s.segmentTargetExists)
 	r.add("POST", "/segments/{id}/targets/query", "QuerySegmentTargets", true, s.querySegmentTargets)
 
-	// Campaigns (§6).
+	// Campaigns.
 	r.add("POST", "/campaigns", "CreateCampaign", true, s.createCampaign)
 	r.add("POST", "/campaigns/query", "QueryCampaigns", true, s.queryCampaigns)
 	r.add("GET", "/campaigns/{id}", "GetCampaign", true, s.getCampaign)

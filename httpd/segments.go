@@ -4,7 +4,7 @@ import (
 	"github.com/campaignd/campaignd/engine"
 )
 
-// Segment endpoints (wire spec §5). Replies are built from the engine's append-style encoders.
+// Segment endpoints. Replies are built from the engine's append-style encoders.
 
 func segmentReply(c *call, status int, seg *engine.Segment) error {
 	buf := append(make([]byte, 0, 512), `{"segment":`...)

@@ -24,7 +24,7 @@ func TestHealthz(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	ts := mustStartTestServer(t)
-	// The token the SDK sends for secret SECRET (wire spec §2.1) must fail with our secret.
+	// The token the SDK sends for secret SECRET must fail with our secret.
 	const sdkToken = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzZXJ2ZXIiOnRydWV9.c3gLyYYgWMGAO9pMhg81wLvrv6XQ_r-dTelnLXfnDIM"
 	noneToken := "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzZXJ2ZXIiOnRydWV9."
 	f := func(token, path string, wantStatus, wantCode int) {

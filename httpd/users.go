@@ -11,7 +11,7 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// Users (wire spec §7.1–7.4) and the NDJSON bulk import. Request decoding lives in the engine
+// Users (POST, PATCH, GET /users, DELETE /users/{id}) and the NDJSON bulk import. Request decoding lives in the engine
 // (engine.UserDecoder, engine.ParseUserQuery) so the import's hot path and these handlers share it.
 
 var userDecoderPool = sync.Pool{New: func() any { return new(engine.UserDecoder) }}

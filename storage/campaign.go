@@ -2,7 +2,7 @@ package storage
 
 import "fmt"
 
-// Campaign statuses as stored and as sent on the wire (wire spec §6.2).
+// Campaign statuses as stored and as sent on the wire.
 const (
 	CampaignDraft      = "draft"
 	CampaignScheduled  = "scheduled"
