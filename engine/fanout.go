@@ -15,7 +15,7 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// The fan-out pipeline (engine/doc.go has the whole picture):
+// The fan-out pipeline:
 //
 //	frozen audience ─► chunks of FanoutChunkSize ascending ordinals
 //	  ─► prepare workers (parallel): load receivers with one forward scan, render channel ids,
