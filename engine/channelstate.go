@@ -478,7 +478,7 @@ func (e *Engine) QueryChannels(dst []byte, req *QueryChannelsRequest) ([]byte, e
 	scratch := &channelDoc{e: e}
 	visit := func(ord uint32, ch *storage.Channel) bool {
 		d := scratch
-		*d = channelDoc{e: e, ord: ord, ch: ch, cid: e.db.Channels.ID(ord)}
+		*d = channelDoc{e: e, ord: ord, ch: ch}
 		matched := f.Match(d)
 		if d.err != nil {
 			derr = d.err
@@ -551,15 +551,6 @@ func (e *Engine) channelCandidates(f *filter.Filter, raw []byte, visit func(ord 
 			var err error
 			if ords, err = e.channelsOfUsers(users); err != nil {
 				return err
-			}
-		case okT || okI:
-			max := e.db.Channels.Max()
-			for o := uint32(1); o <= max; o++ {
-				typ, id, _ := strings.Cut(e.db.Channels.ID(o), ":")
-				if okT && !slices.Contains(types, typ) || okI && !slices.Contains(ids, id) {
-					continue
-				}
-				ords = append(ords, o)
 			}
 		default:
 			return e.scanChannels(visit)
@@ -668,7 +659,6 @@ type channelDoc struct {
 	e       *Engine
 	ord     uint32
 	ch      *storage.Channel
-	cid     string
 	members []string
 	loaded  bool
 	err     error
@@ -680,7 +670,7 @@ func (d *channelDoc) Field(name string) (filter.Value, bool) {
 	ch := d.ch
 	switch name {
 	case "cid":
-		return filter.StringValue(d.cid), true
+		return filter.StringValue(ch.Type + ":" + ch.ID), true
 	case "id":
 		return filter.StringValue(ch.ID), true
 	case "type":

@@ -93,11 +93,14 @@ func (e *Engine) renderChunk(first uint64, v []byte, from, to uint64, keep outbo
 			// NB: the message was removed before its events were delivered: nothing is left to
 			// show; its events are passed over (the chunk's other events are delivered).
 			e.log.Warn("campaign message removed before its events were delivered; skipping them",
-				"campaign", c.CampaignID, "channel", e.db.Channels.ID(it.Channel), "seq", it.Seq)
+				"campaign", c.CampaignID, "channel", it.Channel, "seq", it.Seq)
 			seq += n
 			continue
 		}
-		cid := e.db.Channels.ID(it.Channel)
+		if err := r.channel(e, rd, it.Channel); err != nil {
+			return seq, err
+		}
+		cid := r.ch.Type + ":" + r.ch.ID
 		recipient := cid
 		if !c.Channels {
 			recipient = e.db.Users.ID(it.User)
@@ -162,12 +165,26 @@ func (r *chunkRenderer) load(e *Engine, rd *storage.RecordReader, it *storage.Ch
 	return true, nil
 }
 
-// createdChannel sets r.ch, r.members and r.receivers for a channel the chunk created.
+// channel reads channel ord's record into r.ch (aliasing the reader's memory until the next
+// channel read). A channel deleted since is named by its interned cid.
+func (r *chunkRenderer) channel(e *Engine, rd *storage.RecordReader, ord uint32) error {
+	if v, ok := rd.Channel(ord); ok {
+		if err := r.ch.UnmarshalNoCopy(v); err != nil {
+			return fmt.Errorf("cannot read channel %d: %w", ord, err)
+		}
+		return nil
+	}
+	typ, id, _ := cutCID(e.db.Channels.ID(ord))
+	r.ch = storage.Channel{Type: typ, ID: id}
+	return nil
+}
+
+// createdChannel sets r.ch (read by channel), r.members and r.receivers for a channel the chunk
+// created: as the chunk created it.
 func (r *chunkRenderer) createdChannel(e *Engine, rd *storage.RecordReader, it *storage.ChunkItem, cid string, sender []byte) error {
 	c := &r.chunk
-	typ, id, _ := cutCID(cid)
 	r.ch = storage.Channel{
-		Type: typ, ID: id, CreatedBy: c.Sender, Team: c.Team, Custom: c.Custom,
+		Type: r.ch.Type, ID: r.ch.ID, CreatedBy: c.Sender, Team: c.Team, Custom: c.Custom,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt, MessageCount: 1, LastMessageAt: r.msg.CreatedAt, NextSeq: 2,
 	}
 	r.members = r.members[:0]
@@ -215,18 +232,10 @@ func (r *chunkRenderer) createdChannel(e *Engine, rd *storage.RecordReader, it *
 	return nil
 }
 
-// existingChannel sets r.ch, r.members and r.receivers for a channel that existed before the chunk.
+// existingChannel sets r.ch (read by channel), r.members and r.receivers for a channel that
+// existed before the chunk.
 func (r *chunkRenderer) existingChannel(e *Engine, rd *storage.RecordReader, it *storage.ChunkItem, cid string) error {
 	c := &r.chunk
-	if v, ok := rd.Channel(it.Channel); ok {
-		if err := r.ch.UnmarshalNoCopy(v); err != nil {
-			return fmt.Errorf("cannot read channel %s: %w", cid, err)
-		}
-	} else {
-		// NB: a channel deleted since: the event still names it.
-		typ, id, _ := cutCID(cid)
-		r.ch = storage.Channel{Type: typ, ID: id}
-	}
 	r.ch.MemberCount, r.ch.MessageCount = it.MemberCount, it.MessageCount
 	r.members = r.members[:0]
 	r.receivers = r.receivers[:0]

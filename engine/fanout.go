@@ -400,12 +400,10 @@ func (e *Engine) freezeAudience(c *Campaign, r *campaignRun) error {
 func (e *Engine) prepareChunk(p *fanoutPlan, ch *fanoutChunk) error {
 	c := p.c
 	if c.Run.Kind == storage.AudienceChannels {
+		// NB: the recipient (the cid) comes from the channel's record, read by buildChunk.
 		ch.items = make([]fanoutItem, 0, len(ch.ords))
 		for _, ord := range ch.ords {
-			cid := e.db.Channels.ID(ord)
-			typ, id, ok := cutCID(cid)
-			it := fanoutItem{recipient: cid, chanType: typ, chanID: id, chanOrd: ord, skip: !ok}
-			ch.items = append(ch.items, it)
+			ch.items = append(ch.items, fanoutItem{chanOrd: ord})
 		}
 		return nil
 	}
@@ -449,14 +447,18 @@ func (e *Engine) prepareChunk(p *fanoutPlan, ch *fanoutChunk) error {
 		if !useChannel {
 			it.text = p.text.Append(nil, &vars)
 		}
-		if c.CreateChannels {
-			cids = append(cids, it.chanType+":"+it.chanID)
-		} else if ord, ok := e.db.Channels.Lookup(it.chanType + ":" + it.chanID); ok {
-			it.chanOrd = ord
-		}
+		cids = append(cids, it.chanType+":"+it.chanID)
 	}
 	if len(cids) > 0 {
-		ords, err := e.db.Channels.Intern(nil, cids)
+		var (
+			ords []uint32
+			err  error
+		)
+		if c.CreateChannels {
+			ords, err = e.db.Channels.Intern(nil, cids)
+		} else {
+			ords, err = e.db.Channels.LookupMany(nil, cids) // 0: no such channel, skipped
+		}
 		if err != nil {
 			return err
 		}
@@ -596,6 +598,9 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 					st.dirty = true
 				}
 			}
+		}
+		if !users {
+			it.recipient = st.rec.Type + ":" + st.rec.ID
 		}
 		text := it.text
 		if text == nil {

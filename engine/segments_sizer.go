@@ -292,7 +292,7 @@ func (e *Engine) matchChannels(raw []byte, stop <-chan struct{}) (*bitmap.Bitmap
 			stopped = true
 			return false
 		}
-		d := &channelDoc{e: e, ord: ord, ch: ch, cid: e.db.Channels.ID(ord)}
+		d := &channelDoc{e: e, ord: ord, ch: ch}
 		matched := f.Match(d)
 		if d.err != nil {
 			derr = d.err

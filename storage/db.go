@@ -77,11 +77,11 @@ func Open(opts Options) (*DB, error) {
 		return nil, fmt.Errorf("cannot open pebble at %q: %w", opts.Path, err)
 	}
 	db := &DB{db: pdb, events: events}
-	if db.Users, err = openInterner(db, internUser); err != nil {
+	if db.Users, err = openInterner(db, internUser, true); err != nil {
 		_ = pdb.Close()
 		return nil, err
 	}
-	if db.Channels, err = openInterner(db, internChannel); err != nil {
+	if db.Channels, err = openInterner(db, internChannel, false); err != nil {
 		_ = pdb.Close()
 		return nil, err
 	}

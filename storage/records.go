@@ -35,9 +35,9 @@ func (b *Batch) PutMessage(ch uint32, seq uint64, id string, v []byte) {
 // they are valid until the next read of the same kind. A RecordReader is used by one goroutine;
 // the caller must Close it.
 type RecordReader struct {
-	db                                 *DB
-	users, channels, members, messages cursor
-	kbuf                               [16]byte
+	db                                           *DB
+	users, channels, members, messages, interned cursor
+	kbuf                                         [16]byte
 }
 
 // cursor is an iterator over one keyspace and a key floor: while the iterator is valid, its key is
@@ -123,7 +123,7 @@ func (r *RecordReader) MemberOrds(dst []uint32, ch uint32) []uint32 {
 // Close releases the iterators and returns the first error met while reading.
 func (r *RecordReader) Close() error {
 	var first error
-	for _, c := range []*cursor{&r.users, &r.channels, &r.members, &r.messages} {
+	for _, c := range []*cursor{&r.users, &r.channels, &r.members, &r.messages, &r.interned} {
 		if c.it == nil {
 			continue
 		}
