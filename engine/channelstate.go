@@ -153,6 +153,9 @@ func (e *Engine) createChannel(req *ChannelRequest, memberIDs []string) (uint32,
 	if req.CreatedByID == "" {
 		return 0, nil, InputError("data.created_by_id", creatorRequiredMsg)
 	}
+	if err := e.CheckDiskSpace(); err != nil {
+		return 0, nil, err
+	}
 	ids := append([]string{req.CreatedByID}, memberIDs...)
 	ords, missing, err := e.resolveUsers(ids)
 	if err != nil {

@@ -51,6 +51,15 @@
 // audience and sends it in chunks; each chunk's messages, channels, events, stats and cursor are
 // one batch, so a restart resumes after the last committed chunk with the same derived ids.
 //
+// # Disk space (disk.go)
+//
+// One goroutine reads the store's free space every 200 ms; CheckDiskSpace and waitDiskSpace
+// refresh a reading older than 10 ms. Below Options.MinFreeDiskSpace, CheckDiskSpace fails with a
+// 507 *Error (httpd calls it for routes that add data; createChannel and the import's chunks call
+// it too), and runFanout waits at the top of its chunk loop (waitDiskSpace, which a stop ends).
+// Below half of it the store's ballast is released; writes resume once the free space is back
+// above the threshold, plus the ballast's size while it is released (it is restored first).
+//
 // # Lock order
 //
 // Channel latches (latchTable) → campaign stripe (lockCampaign: a fan-out chunk's commit takes it

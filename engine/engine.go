@@ -33,6 +33,10 @@ type Options struct {
 	// delivery keeps pace with sending (a broker that is down is not waited for; see
 	// outbox.Manager.Backlog). Default: 32768; negative: never wait.
 	MaxDeliveryBacklog int
+	// MinFreeDiskSpace is the free space, in bytes, on the store's filesystem below which
+	// writes that add data are refused (507), fan-outs pause between chunks and the store's
+	// ballast may be released (disk.go). Default: DefaultMinFreeDiskSpace.
+	MinFreeDiskSpace int64
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -46,6 +50,9 @@ func (o *Options) EnsureDefaults() {
 	if o.MaxDeliveryBacklog == 0 {
 		o.MaxDeliveryBacklog = DefaultMaxDeliveryBacklog
 	}
+	if o.MinFreeDiskSpace == 0 {
+		o.MinFreeDiskSpace = DefaultMinFreeDiskSpace
+	}
 	if o.MaxMessageLength == 0 {
 		o.MaxMessageLength = DefaultMaxMessageLength
 	}
@@ -55,6 +62,9 @@ func (o *Options) EnsureDefaults() {
 func (o *Options) Validate() error {
 	if o.MaxMessageLength < 1 || o.MaxMessageLength > MaxMaxMessageLength {
 		return fmt.Errorf("engine: MaxMessageLength %d is outside 1..%d", o.MaxMessageLength, MaxMaxMessageLength)
+	}
+	if o.MinFreeDiskSpace < 0 {
+		return fmt.Errorf("engine: MinFreeDiskSpace %d is negative", o.MinFreeDiskSpace)
 	}
 	return nil
 }
@@ -85,6 +95,7 @@ type Engine struct {
 	segments  segmentsState
 	campaigns campaignsState
 	outbox    outboxState
+	disk      diskState
 }
 
 // Open builds an engine over an open store. It does not start background work; see Start.
@@ -111,7 +122,7 @@ func Open(db *storage.DB, opts Options) (*Engine, error) {
 // Start launches background work: segment sizing, the scheduler, resumed campaigns and the outbox
 // relays. It returns once everything has started.
 func (e *Engine) Start() error {
-	for _, start := range []func() error{e.startOutbox, e.startSegments, e.startCampaigns} {
+	for _, start := range []func() error{e.startDisk, e.startOutbox, e.startSegments, e.startCampaigns} {
 		if err := start(); err != nil {
 			e.Stop()
 			return err
@@ -135,7 +146,10 @@ func (e *Engine) DB() *storage.DB { return e.db }
 // WritePrometheus writes the metrics that belong to this engine's instance rather than to the
 // process (the store's health, campaignd_storage_*) in Prometheus text format. The process-wide
 // counters are VictoriaMetrics' global set; /metrics writes both.
-func (e *Engine) WritePrometheus(w io.Writer) { e.db.WritePrometheus(w) }
+func (e *Engine) WritePrometheus(w io.Writer) {
+	e.db.WritePrometheus(w)
+	e.writeDiskMetrics(w)
+}
 
 // MaxMessageLength returns the longest message text accepted, in characters (Options).
 func (e *Engine) MaxMessageLength() int { return e.opts.MaxMessageLength }

@@ -21,6 +21,8 @@ type Error struct {
 	Code   int
 	Msg    string
 	Fields map[string]string
+	// Status is the HTTP status when the code's own does not fit (0: the code's).
+	Status int
 }
 
 func (e *Error) Error() string { return e.Msg }

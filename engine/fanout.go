@@ -293,6 +293,9 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 		if err := e.waitDelivery(r, stop); err != nil {
 			return err
 		}
+		if !e.waitDiskSpace(stop, r.stopped.Load) { // low disk space: pause between chunks
+			return errFanoutStopped
+		}
 		if r.stopped.Load() {
 			return errFanoutStopped
 		}

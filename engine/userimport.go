@@ -85,7 +85,10 @@ func (e *Engine) ImportUsers(r io.Reader, opts ImportOptions) (ImportResult, err
 		var err error
 		for c := range full {
 			if err == nil {
-				c.ords, err = e.putUsers(c.users, c.ids, c.ords)
+				// Low disk space stops the import between chunks.
+				if err = e.CheckDiskSpace(); err == nil {
+					c.ords, err = e.putUsers(c.users, c.ids, c.ords)
+				}
 				if err == nil {
 					res.Imported += len(c.users)
 					usersImported.Add(len(c.users))
@@ -104,6 +107,9 @@ func (e *Engine) ImportUsers(r io.Reader, opts ImportOptions) (ImportResult, err
 	close(full)
 	err := <-commitErr
 	usersImportFailed.Add(res.Failed)
+	if ae, ok := AsError(err); ok && ae.Status == 507 {
+		ae.Msg += fmt.Sprintf(" (the import stopped after %d users)", res.Imported)
+	}
 	if err != nil {
 		return res, err
 	}

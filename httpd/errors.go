@@ -36,7 +36,11 @@ func statusOf(code int) int {
 // failErr answers with err: an *engine.Error as its Stream code, anything else as a logged 500.
 func (c *call) failErr(err error) {
 	if e, ok := engine.AsError(err); ok {
-		c.fail(e, statusOf(e.Code))
+		status := e.Status
+		if status == 0 {
+			status = statusOf(e.Code)
+		}
+		c.fail(e, status)
 		return
 	}
 	c.s.log.Error("request failed", "op", c.op(), "path", string(c.ctx.Path()), "err", err)

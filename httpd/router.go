@@ -17,7 +17,10 @@ type route struct {
 	serverOnly bool
 	// stream marks routes that read the request body as a stream with no size limit (bulk import).
 	stream bool
-	h      handler
+	// grows marks routes that add data: refused with 507 while disk space is low
+	// (engine.CheckDiskSpace). Reads, stops and deletes are not.
+	grows bool
+	h     handler
 }
 
 // router matches the *escaped* request path segment by segment and unescapes each segment after

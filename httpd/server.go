@@ -309,6 +309,18 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
+	if r.grows {
+		if err := s.e.CheckDiskSpace(); err != nil {
+			if r.stream {
+				// The body is still coming: answer without reading it, as for a 413.
+				ae, _ := engine.AsError(err)
+				c.refuseBody(ae, ae.Status)
+				return
+			}
+			c.failErr(err)
+			return
+		}
+	}
 	if err := r.h(c); err != nil {
 		c.failErr(err)
 	}
@@ -327,7 +339,7 @@ func authHeader(ctx *fasthttp.RequestCtx) []byte {
 func (c *call) readBody() bool {
 	limit := c.s.opts.MaxBodySize
 	if cl := c.ctx.Request.Header.ContentLength(); cl > limit {
-		c.refuseBody(fmt.Sprintf("request body is %d bytes; the limit is %d bytes (-http.maxBodySize): send smaller batches", cl, limit))
+		c.refuseBody(&engine.Error{Code: engine.CodePayloadTooBig, Msg: fmt.Sprintf("request body is %d bytes; the limit is %d bytes (-http.maxBodySize): send smaller batches", cl, limit)}, 413)
 		return false
 	}
 	if !c.ctx.Request.IsBodyStream() {
@@ -340,19 +352,19 @@ func (c *call) readBody() bool {
 		return false
 	}
 	if len(b) > limit {
-		c.refuseBody(fmt.Sprintf("request body exceeds %d bytes (-http.maxBodySize): send smaller batches", limit))
+		c.refuseBody(&engine.Error{Code: engine.CodePayloadTooBig, Msg: fmt.Sprintf("request body exceeds %d bytes (-http.maxBodySize): send smaller batches", limit)}, 413)
 		return false
 	}
 	c.body = b
 	return true
 }
 
-// refuseBody answers 413 code 22 with msg without reading (more of) the body, and closes the
-// connection: the client may still be sending. So that the client reads the reply instead of a
+// refuseBody answers e (a 413, or a 507 for a streamed body) without reading (more of) the body,
+// and closes the connection: the client may still be sending. So that the client reads the reply instead of a
 // reset (closing a socket with unread data sends RST), the connection is closed after a FIN and
 // a short, bounded drain: lingerMaxBytes or lingerTimeout, whichever comes first.
-func (c *call) refuseBody(msg string) {
-	c.fail(&engine.Error{Code: engine.CodePayloadTooBig, Msg: msg}, 413)
+func (c *call) refuseBody(e *engine.Error, status int) {
+	c.fail(e, status)
 	// NB: no Connection: close header: fasthttp would then close at once, skipping the hijack;
 	// the hijack ends the connection's use for requests all the same.
 	raw := c.ctx.Conn()

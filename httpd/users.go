@@ -134,6 +134,10 @@ func (s *Server) importUsers(c *call) error {
 		r = bytes.NewReader(c.ctx.Request.Body())
 	}
 	res, err := s.e.ImportUsers(r, engine.ImportOptions{})
+	if ae, ok := engine.AsError(err); ok && ae.Status == 507 {
+		c.refuseBody(ae, ae.Status) // low disk space stopped it: the rest of the body is unread
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,9 @@ type Options struct {
 	// channels and 69–87k for existing ones at 64 MiB against 72–74k and 70–71k at 128 MiB, with
 	// 50–130 MiB less peak RSS (one session, alternated runs).
 	MemTableSize uint64
+	// BallastSize is the size of the emergency ballast file kept in Path (see DiskSpace and
+	// RestoreBallast); 0 keeps none.
+	BallastSize int64
 	// Logger receives Pebble's own log lines at debug level. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -48,8 +51,10 @@ func (o *Options) EnsureDefaults() {
 // DB is campaignd's only handle on Pebble. It is safe for concurrent use.
 // The caller must Close it.
 type DB struct {
-	db     *pebble.DB
-	events *storeEvents
+	db          *pebble.DB
+	path        string
+	ballastSize int64
+	events      *storeEvents
 
 	// Users and Channels intern user ids and channel cids to dense ordinals.
 	Users    *Interner
@@ -76,7 +81,7 @@ func Open(opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open pebble at %q: %w", opts.Path, err)
 	}
-	db := &DB{db: pdb, events: events}
+	db := &DB{db: pdb, path: opts.Path, ballastSize: opts.BallastSize, events: events}
 	if db.Users, err = openInterner(db, internUser, true); err != nil {
 		_ = pdb.Close()
 		return nil, err

@@ -51,6 +51,13 @@
 // constants and the channel, message and outbox key builders are still exported for the engine's
 // channel, message and outbox code.
 //
+// # Disk space
+//
+// DiskSpace reads the free space of the store's filesystem (statfs). An emergency ballast file,
+// EMERGENCY_BALLAST (Options.BallastSize bytes, allocated with fallocate), sits beside Pebble's
+// files; ReleaseBallast and RestoreBallast delete and recreate it when the engine decides
+// (engine/disk.go). Pebble ignores files it does not know.
+//
 // # Durability
 //
 // Batch.Commit(true) returns after the WAL is fsynced; concurrent committers share fsyncs (Pebble's

@@ -33,28 +33,7 @@ func startProc(t *testing.T, argv []string, extra ...string) *proc {
 	p := &proc{t: t, addr: freeAddr(t), done: make(chan struct{})}
 	args := append(argv[1:], "-httpListenAddr="+p.addr, "-storageDataPath="+filepath.Join(t.TempDir(), "data"), "-apiKey=k", "-apiSecret=s")
 	p.cmd = exec.Command(argv[0], append(args, extra...)...)
-	pipe, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("cannot start campaignd: %s", err)
-	}
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.logs = append(p.logs, sc.Text())
-			p.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		_ = p.cmd.Wait()
-	})
-	waitHealthy(t, p.addr)
+	startCmd(t, p)
 	return p
 }
 

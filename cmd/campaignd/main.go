@@ -34,6 +34,8 @@ var (
 	idleTimeout     = flag.Duration("http.idleTimeout", 2*time.Minute, "time a keep-alive connection may stay idle between requests")
 	shutdownTimeout = flag.Duration("http.shutdownTimeout", 10*time.Second, "on SIGTERM, time in-flight requests get before their connections are closed")
 	logLevel        = flag.String("loglevel", "INFO", "log level: DEBUG, INFO, WARN or ERROR")
+	minFreeDisk     = flag.Int64("storage.minFreeDiskSpaceBytes", engine.DefaultMinFreeDiskSpace, "free disk space under -storageDataPath below which writes that add data are refused (507) and campaigns pause between chunks, until space is freed")
+	ballastSize     = flag.Int64("storage.ballastSize", 256<<20, "size of the emergency ballast file kept under -storageDataPath, released when free space falls below half of -storage.minFreeDiskSpaceBytes; 0 keeps none")
 	maxMessageLen   = flag.Int("message.maxLength", engine.DefaultMaxMessageLength, "longest message text in characters (Stream's max_message_length), 1 to 20000: longer messages are refused (400 code 20), and so are campaign templates whose text outside the tags is longer")
 	pprofAuthKey    = flag.String("pprofAuthKey", "", "serve Go's profiles under /debug/pprof/ to requests with ?authKey=<this value>; empty turns /debug/pprof/ off")
 
@@ -101,13 +103,13 @@ func run(log *slog.Logger) error {
 			brokers = []string{broker.Addr()}
 		}
 	}
-	db, err := storage.Open(storage.Options{Path: *storageDataPath, Logger: log})
+	db, err := storage.Open(storage.Options{Path: *storageDataPath, BallastSize: *ballastSize, Logger: log})
 	if err != nil {
 		return err
 	}
 	log.Info("opened storage", "path", *storageDataPath, "users", db.Users.Max(), "channels", db.Channels.Max(), "took", time.Since(start))
 
-	eng, err := engine.Open(db, engine.Options{Logger: log, APIKey: key, APISecret: secret, MaxMessageLength: *maxMessageLen, Outbox: outbox.Options{
+	eng, err := engine.Open(db, engine.Options{Logger: log, APIKey: key, APISecret: secret, MaxMessageLength: *maxMessageLen, MinFreeDiskSpace: *minFreeDisk, Outbox: outbox.Options{
 		Brokers: brokers, Topic: *kafkaTopic, PushTopic: *kafkaPushTopic, KafkaCompression: *kafkaCompression,
 		WebhookURL: *webhookURL, WebhookMaxAttempts: *webhookMaxAttempts, WebhookMaxHold: *webhookMaxHold, WebhookTimeout: *webhookTimeout, WebhookConcurrency: *webhookConcurrency,
 	}})
