@@ -188,6 +188,9 @@ func checkDecodedUser(t *testing.T, u *storage.User) {
 	if CheckID("id", u.ID) != nil {
 		t.Fatalf("decoded an invalid id %q", u.ID)
 	}
+	if err := checkUserLimits(u); err != nil {
+		t.Fatalf("decoded a user past the limits: %s", err)
+	}
 	for _, n := range []int64{u.CreatedAt, u.LastActive} {
 		if n < 0 || n > filter.MaxTime.UnixNano() {
 			t.Fatalf("decoded a time outside the supported range: %d", n)
