@@ -15,6 +15,7 @@ require (
 	github.com/valyala/fasthttp v1.78.0
 	github.com/valyala/fastjson v1.6.10
 	github.com/valyala/fasttemplate v1.2.2
+	golang.org/x/time v0.16.0
 )
 
 require (

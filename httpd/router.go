@@ -3,6 +3,7 @@ package httpd
 import (
 	"bytes"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -34,6 +35,16 @@ func (rt *router) add(method, pattern, op string, serverOnly bool, h handler) *r
 	r.segs = strings.Split(strings.Trim(pattern, "/"), "/")
 	rt.routes = append(rt.routes, r)
 	return r
+}
+
+// ops returns the operation names of the routes, sorted and unique.
+func (rt *router) ops() []string {
+	var out []string
+	for _, r := range rt.routes {
+		out = append(out, r.op)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // match finds the route for method and the raw (escaped) path. It appends the unescaped

@@ -40,6 +40,9 @@ func (s *Server) routes() {
 	r.add("POST", "/campaigns/{id}/start", "StartCampaign", true, s.startCampaign).grows = true
 	r.add("POST", "/campaigns/{id}/stop", "StopCampaign", true, s.stopCampaign)
 
+	// Rate limits (Stream's GET /rate_limits, httpd/ratelimit.go).
+	r.add("GET", "/rate_limits", "GetRateLimits", true, s.getRateLimits)
+
 	// Delivery dead letters (extension, httpd/deadletters.go).
 	r.add("GET", "/campaignd/deadletters", "ListDeadLetters", true, s.listDeadLetters)
 	r.add("POST", "/campaignd/deadletters/replay", "ReplayDeadLetters", true, s.replayDeadLetters)

@@ -53,6 +53,12 @@ type Options struct {
 	// PprofAuthKey, when set, serves Go's profiles under /debug/pprof/ to requests carrying it as
 	// the authKey query parameter. Empty: /debug/pprof/ is off.
 	PprofAuthKey string
+	// RateLimits are the requests per minute of each endpoint, by operation name (ratelimit.go;
+	// 0 = unlimited). Default: DefaultRateLimits().
+	RateLimits map[string]int
+	// RateLimitsOff turns rate limiting off: no endpoint is limited and no X-RateLimit-* headers
+	// are sent.
+	RateLimitsOff bool
 	// Logger for request errors. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -82,6 +88,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 10 * time.Second
+	}
+	if o.RateLimits == nil && !o.RateLimitsOff {
+		o.RateLimits = DefaultRateLimits()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -115,6 +124,8 @@ type Server struct {
 	ln    *listener
 	ready atomic.Bool
 	log   *slog.Logger
+	// limits is nil when rate limiting is off.
+	limits *rateLimiter
 }
 
 // New builds a server over e. Call Serve to start it and Shutdown to stop it.
@@ -125,6 +136,12 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, e: e, auth: newAuthenticator(opts.APIKey, opts.APISecret), log: opts.Logger}
 	s.routes()
+	if !opts.RateLimitsOff {
+		var err error
+		if s.limits, err = newRateLimiter(opts.RateLimits, s.rt.ops(), time.Now); err != nil {
+			return nil, err
+		}
+	}
 	s.srv = &fasthttp.Server{
 		Handler:           s.handle,
 		Name:              "campaignd",
@@ -302,6 +319,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	c.auth = res
 	if r.serverOnly && res.userID != "" {
 		c.fail(engine.NotAllowedError("%s is a server-side endpoint: use a server token (no user_id claim), not a user token for %q", r.op, res.userID), 403)
+		return
+	}
+	if !c.admit() {
 		return
 	}
 	if !r.stream {

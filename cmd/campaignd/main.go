@@ -37,6 +37,7 @@ var (
 	minFreeDisk     = flag.Int64("storage.minFreeDiskSpaceBytes", engine.DefaultMinFreeDiskSpace, "free disk space under -storageDataPath below which writes that add data are refused (507) and campaigns pause between chunks, until space is freed")
 	ballastSize     = flag.Int64("storage.ballastSize", 256<<20, "size of the emergency ballast file kept under -storageDataPath, released when free space falls below half of -storage.minFreeDiskSpaceBytes; 0 keeps none")
 	maxMessageLen   = flag.Int("message.maxLength", engine.DefaultMaxMessageLength, "longest message text in characters (Stream's max_message_length), 1 to 20000: longer messages are refused (400 code 20), and so are campaign templates whose text outside the tags is longer")
+	rateLimits      = flag.String("rateLimits", "", "requests per minute per endpoint, as comma-separated Endpoint=N pairs overriding the defaults (e.g. SendMessage=1000,GetCampaign=30; N=0 leaves one unlimited), endpoint names as the SDK's getRateLimits spells them; \"off\" turns rate limiting off")
 	pprofAuthKey    = flag.String("pprofAuthKey", "", "serve Go's profiles under /debug/pprof/ to requests with ?authKey=<this value>; empty turns /debug/pprof/ off")
 
 	kafkaBrokers       = flag.String("kafka.brokers", "", "comma-separated Kafka bootstrap addresses (host:port); empty turns the Kafka and push sinks off")
@@ -121,10 +122,17 @@ func run(log *slog.Logger) error {
 		_ = db.Close()
 		return err
 	}
+	limits, limitsOff, err := httpd.ParseRateLimits(*rateLimits)
+	if err != nil {
+		eng.Stop()
+		_ = db.Close()
+		return err
+	}
 	srv, err := httpd.New(eng, httpd.Options{
 		ListenAddr: *httpListenAddr, APIKey: key, APISecret: secret, MaxBodySize: *maxBodySize, MaxRequestHeaderSize: *maxHeaderSize,
 		MaxConcurrentConns: connectionLimit(log, *maxConns, nofile), HeaderReadTimeout: *headerTimeout, BodyReadTimeout: *bodyTimeout,
 		IdleTimeout: *idleTimeout, ShutdownTimeout: *shutdownTimeout, PprofAuthKey: *pprofAuthKey, Logger: log,
+		RateLimits: limits, RateLimitsOff: limitsOff,
 	})
 	if err != nil {
 		eng.Stop()
