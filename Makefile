@@ -12,8 +12,13 @@ build: ## build bin/campaignd and bin/campaignbench
 	$(GO) build -o $(BIN) ./cmd/campaignd
 	$(GO) build -o bin/campaignbench ./cmd/campaignbench
 
-run: build ## build and start campaignd on 127.0.0.1:3030 with data in ./campaignd-data and a dev Kafka broker on 127.0.0.1:9092
-	./$(BIN) -httpListenAddr=127.0.0.1:3030 -storageDataPath=./campaignd-data -kafka.embedded $(RUN_FLAGS)
+# make run's addresses and data directory: override on the command line (make run HTTP_ADDR=127.0.0.1:4000).
+HTTP_ADDR ?= 127.0.0.1:3030
+KAFKA_ADDR ?= 127.0.0.1:9092
+DATA_DIR ?= ./campaignd-data
+
+run: build ## build and start campaignd with -dev credentials on HTTP_ADDR, data in DATA_DIR, a development Kafka broker on KAFKA_ADDR (RUN_FLAGS: more flags)
+	./$(BIN) -dev -httpListenAddr=$(HTTP_ADDR) -storageDataPath=$(DATA_DIR) -kafka.embedded -kafka.embeddedAddr=$(KAFKA_ADDR) $(RUN_FLAGS)
 
 test: test-go test-sdk ## run every test: Go tests, then the stream-chat SDK suite
 

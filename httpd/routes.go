@@ -46,4 +46,9 @@ func (s *Server) routes() {
 	// Delivery dead letters (extension, httpd/deadletters.go).
 	r.add("GET", "/campaignd/deadletters", "ListDeadLetters", true, s.listDeadLetters)
 	r.add("POST", "/campaignd/deadletters/replay", "ReplayDeadLetters", true, s.replayDeadLetters)
+
+	// Snapshots of the store (extension, httpd/snapshot.go).
+	r.add("POST", "/campaignd/snapshot", "CreateSnapshot", true, s.createSnapshot)
+	r.add("GET", "/campaignd/snapshots", "ListSnapshots", true, s.listSnapshots)
+	r.add("DELETE", "/campaignd/snapshots/{name}", "DeleteSnapshot", true, s.deleteSnapshot)
 }

@@ -3,7 +3,7 @@ package httpd
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -59,6 +59,21 @@ type Options struct {
 	// RateLimitsOff turns rate limiting off: no endpoint is limited and no X-RateLimit-* headers
 	// are sent.
 	RateLimitsOff bool
+	// MetricsAuthKey, when set, is required as the authKey query parameter of /metrics.
+	MetricsAuthKey string
+	// FlagsAuthKey, when set, is required as the authKey query parameter of /flags.
+	FlagsAuthKey string
+	// Flags is the text /flags serves: the command line's flags, secrets hidden.
+	Flags []byte
+	// Version is the build's version, served as campaignd_build_info.
+	Version string
+	// TLSCertFile and TLSKeyFile, when set (both), make the server speak HTTPS only; the files
+	// are read again when they change.
+	TLSCertFile string
+	TLSKeyFile  string
+	// SnapshotsPath is the directory POST /campaignd/snapshot writes checkpoints into. Empty:
+	// snapshots are off (400 code 4).
+	SnapshotsPath string
 	// Logger for request errors. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -107,6 +122,9 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxConcurrentConns < 1 || o.MaxBodySize < 1 {
 		return errors.New("httpd: MaxConcurrentConns and MaxBodySize must be positive")
+	}
+	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
+		return errors.New("httpd: TLSCertFile and TLSKeyFile must be set together")
 	}
 	if o.HeaderReadTimeout < 0 || o.BodyReadTimeout < 0 || o.IdleTimeout < 0 || o.ShutdownTimeout < 0 {
 		return errors.New("httpd: timeouts must not be negative")
@@ -173,12 +191,28 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %q: %w", s.opts.ListenAddr, err)
 	}
+	if s.opts.TLSCertFile != "" {
+		certs, err := newCertLoader(s.opts.TLSCertFile, s.opts.TLSKeyFile, s.log)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, certs.tlsConfig())
+	}
 	s.ln = newListener(ln, s.opts.MaxConcurrentConns, s.log)
 	return nil
 }
 
 // Addr returns the bound address.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL returns the server's base URL: http:// or, with TLS, https:// and the bound address.
+func (s *Server) URL() string {
+	if s.opts.TLSCertFile != "" {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
 
 // Serve answers requests until Shutdown. /healthz answers 200 from here on.
 func (s *Server) Serve() error {
@@ -284,17 +318,21 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		return
 	case "/metrics":
-		ctx.SetContentType("text/plain; version=0.0.4")
-		metrics.WritePrometheus(ctx, true)
-		s.e.WritePrometheus(ctx)
+		if s.checkAuthKey(ctx, s.opts.MetricsAuthKey, "-metricsAuthKey") {
+			s.writeMetrics(ctx)
+		}
+		return
+	case "/flags":
+		if s.checkAuthKey(ctx, s.opts.FlagsAuthKey, "-flagsAuthKey") {
+			ctx.SetContentType("text/plain; charset=utf-8")
+			ctx.SetBody(s.opts.Flags)
+		}
 		return
 	}
 	if k := s.opts.PprofAuthKey; k != "" && bytes.HasPrefix(path, []byte("/debug/pprof/")) {
-		if subtle.ConstantTimeCompare(ctx.QueryArgs().Peek("authKey"), []byte(k)) != 1 {
-			ctx.Error("pass the -pprofAuthKey value as the authKey query parameter", fasthttp.StatusUnauthorized)
-			return
+		if s.checkAuthKey(ctx, k, "-pprofAuthKey") {
+			pprofhandler.PprofHandler(ctx)
 		}
-		pprofhandler.PprofHandler(ctx)
 		return
 	}
 	var pbuf [4]string

@@ -209,7 +209,7 @@ func TestDiskFull(t *testing.T) {
 		t.Helper()
 		t.Logf("[%5.1fs, free %4.1f MiB] %s", time.Since(began).Seconds(), float64(freeBytes(t, root))/(1<<20), fmt.Sprintf(format, args...))
 	}
-	if st, err := os.Stat(filepath.Join(data, storage.BallastFile)); err != nil || st.Size() != ballast {
+	if st, err := os.Stat(filepath.Join(data, pebbleDirName, storage.BallastFile)); err != nil || st.Size() != ballast {
 		t.Fatalf("no %d-byte ballast at start: %v", ballast, err)
 	}
 	logf("campaignd started on a 64 MiB tmpfs, 8 MiB ballast in place")
@@ -321,7 +321,7 @@ func TestDiskFull(t *testing.T) {
 	// 4. Another writer takes the disk below half the threshold: the ballast is released.
 	fill(t, root, filler, minFree/2-2<<20)
 	c.waitFor("the ballast to be released", 10*time.Second, func() bool { return c.metric("campaignd_disk_ballast_released_total") == 1 })
-	if _, err := os.Stat(filepath.Join(data, storage.BallastFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(data, pebbleDirName, storage.BallastFile)); err == nil {
 		t.Fatal("the ballast is still there")
 	}
 	c.waitFor("the ballast's space to be free", 5*time.Second, func() bool { return freeBytes(t, root) >= minFree/2-2<<20+ballast-1<<20 })
@@ -340,7 +340,7 @@ func TestDiskFull(t *testing.T) {
 	}
 	logf("freed the filler")
 	c.waitFor("writes to resume", 10*time.Second, func() bool { return c.metric("campaignd_disk_space_low") == 0 })
-	if st, err := os.Stat(filepath.Join(data, storage.BallastFile)); err != nil || st.Size() != ballast {
+	if st, err := os.Stat(filepath.Join(data, pebbleDirName, storage.BallastFile)); err != nil || st.Size() != ballast {
 		t.Fatalf("the ballast was not restored: %v", err)
 	}
 	c.waitFor("the campaign to complete", 120*time.Second, func() bool {

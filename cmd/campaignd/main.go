@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -23,8 +22,8 @@ import (
 
 var (
 	httpListenAddr  = flag.String("httpListenAddr", "127.0.0.1:3030", "TCP address for the HTTP API, /healthz and /metrics")
-	storageDataPath = flag.String("storageDataPath", "./campaignd-data", "directory holding the Pebble data")
-	apiKey          = flag.String("apiKey", "", "API key clients send as the api_key query parameter (env CAMPAIGND_API_KEY); development credentials are generated and printed when both key and secret are empty")
+	storageDataPath = flag.String("storageDataPath", "./campaignd-data", "data directory: the store (pebble/), the embedded broker's data (kafka/), snapshots (snapshots/); one campaignd at a time")
+	apiKey          = flag.String("apiKey", "", "API key clients send as the api_key query parameter (env CAMPAIGND_API_KEY); required, with -apiSecret, unless -dev")
 	apiSecret       = flag.String("apiSecret", "", "API secret that signs JWTs and webhooks (env CAMPAIGND_API_SECRET)")
 	maxBodySize     = flag.Int("http.maxBodySize", 16<<20, "largest accepted request body in bytes, except the streamed bulk import")
 	maxHeaderSize   = flag.Int("http.maxRequestHeaderSize", 32<<10, "largest request line plus headers in bytes (431 above it); query payloads the SDK sends in the URL must fit")
@@ -39,12 +38,19 @@ var (
 	maxMessageLen   = flag.Int("message.maxLength", engine.DefaultMaxMessageLength, "longest message text in characters (Stream's max_message_length), 1 to 20000: longer messages are refused (400 code 20), and so are campaign templates whose text outside the tags is longer")
 	rateLimits      = flag.String("rateLimits", "", "requests per minute per endpoint, as comma-separated Endpoint=N pairs overriding the defaults (e.g. SendMessage=1000,GetCampaign=30; N=0 leaves one unlimited), endpoint names as the SDK's getRateLimits spells them; \"off\" turns rate limiting off")
 	pprofAuthKey    = flag.String("pprofAuthKey", "", "serve Go's profiles under /debug/pprof/ to requests with ?authKey=<this value>; empty turns /debug/pprof/ off")
+	metricsAuthKey  = flag.String("metricsAuthKey", "", "when set, /metrics answers only requests with ?authKey=<this value>")
+	flagsAuthKey    = flag.String("flagsAuthKey", "", "when set, /flags answers only requests with ?authKey=<this value>")
+	dev             = flag.Bool("dev", false, "development mode: without -apiKey and -apiSecret, generate credentials once, keep them in -storageDataPath/dev-credentials.json and print them")
+	showVersion     = flag.Bool("version", false, "print the version and exit")
+	useTLS          = flag.Bool("tls", false, "serve HTTPS only, with -tlsCertFile and -tlsKeyFile")
+	tlsCertFile     = flag.String("tlsCertFile", "", "PEM certificate (chain) for -tls; read again when it changes")
+	tlsKeyFile      = flag.String("tlsKeyFile", "", "PEM private key for -tls; read again when it changes")
 
 	kafkaBrokers       = flag.String("kafka.brokers", "", "comma-separated Kafka bootstrap addresses (host:port); empty turns the Kafka and push sinks off")
 	kafkaTopic         = flag.String("kafka.topic", "campaignd.events", "Kafka topic receiving every event")
 	kafkaPushTopic     = flag.String("kafka.pushTopic", "campaignd.push", "Kafka topic receiving one record per receiver of each message.new without skip_push")
 	kafkaCompression   = flag.String("kafka.compression", "none", "compression of Kafka record batches: none, gzip, snappy, lz4 or zstd")
-	kafkaEmbedded      = flag.Bool("kafka.embedded", false, "start an in-process Kafka-protocol broker (franz-go kfake) for development, data under -storageDataPath/kafka; used when -kafka.brokers is empty")
+	kafkaEmbedded      = flag.Bool("kafka.embedded", false, "start an in-process Kafka-protocol broker (franz-go kfake) for development, data under -storageDataPath/kafka/; used when -kafka.brokers is empty")
 	kafkaEmbeddedAddr  = flag.String("kafka.embeddedAddr", "127.0.0.1:9092", "listen address of the -kafka.embedded broker")
 	webhookURL         = flag.String("webhook.url", "", "URL receiving one signed POST per event; empty turns the webhook sink off")
 	webhookMaxAttempts = flag.Int("webhook.maxAttempts", 5, "attempts before a webhook event is dead-lettered (only while the receiver accepts other events)")
@@ -55,12 +61,16 @@ var (
 
 func main() {
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(versionLine())
+		return
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
 		fmt.Fprintf(os.Stderr, "invalid -loglevel %q: %s\n", *logLevel, err)
 		os.Exit(2)
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl, ReplaceAttr: readableDurations}))
 	slog.SetDefault(log)
 	if err := run(log); err != nil {
 		log.Error("campaignd stopped with an error", "err", err)
@@ -69,24 +79,35 @@ func main() {
 }
 
 func run(log *slog.Logger) error {
+	if *useTLS && (*tlsCertFile == "" || *tlsKeyFile == "") {
+		return fmt.Errorf("-tls needs -tlsCertFile and -tlsKeyFile")
+	}
+	if !*useTLS && (*tlsCertFile != "" || *tlsKeyFile != "") {
+		return fmt.Errorf("-tlsCertFile and -tlsKeyFile are used only with -tls: add -tls")
+	}
+	// The data directory is locked before anything is written into it.
+	dd, err := lockDataDir(*storageDataPath)
+	if err != nil {
+		return err
+	}
+	defer dd.unlock()
 	nofile, err := raiseOpenFileLimit(log)
 	if err != nil {
 		return err
 	}
 	key, secret := firstNonEmpty(*apiKey, os.Getenv("CAMPAIGND_API_KEY")), firstNonEmpty(*apiSecret, os.Getenv("CAMPAIGND_API_SECRET"))
-	if err := os.MkdirAll(*storageDataPath, 0o755); err != nil {
-		return fmt.Errorf("cannot create -storageDataPath %q: %w", *storageDataPath, err)
-	}
 	switch {
-	case key == "" && secret == "":
+	case key == "" && secret == "" && *dev:
 		var err error
-		if key, secret, err = devCredentials(*storageDataPath); err != nil {
+		if key, secret, err = devCredentials(dd.devCredsPath()); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "\ncampaignd: no -apiKey/-apiSecret given; development credentials (kept in %s):\n  api key:    %s\n  api secret: %s\n\n",
-			filepath.Join(*storageDataPath, "dev-credentials.json"), key, secret)
+		fmt.Fprintf(os.Stderr, "\ncampaignd: -dev without -apiKey/-apiSecret; development credentials (kept in %s):\n  api key:    %s\n  api secret: %s\n\n",
+			dd.devCredsPath(), key, secret)
+	case key == "" && secret == "":
+		return fmt.Errorf("no API key and secret: give -apiKey and -apiSecret (or CAMPAIGND_API_KEY and CAMPAIGND_API_SECRET), or -dev for development credentials")
 	case key == "" || secret == "":
-		return fmt.Errorf("give both -apiKey and -apiSecret (or CAMPAIGND_API_KEY and CAMPAIGND_API_SECRET), or neither for development credentials")
+		return fmt.Errorf("give both -apiKey and -apiSecret (or CAMPAIGND_API_KEY and CAMPAIGND_API_SECRET), or neither with -dev for development credentials")
 	}
 
 	start := time.Now()
@@ -94,7 +115,7 @@ func run(log *slog.Logger) error {
 	var broker *outbox.Embedded
 	if *kafkaEmbedded {
 		var err error
-		broker, err = outbox.StartEmbedded(outbox.EmbeddedOptions{Addr: *kafkaEmbeddedAddr, Dir: filepath.Join(*storageDataPath, "kafka"), Logger: log})
+		broker, err = outbox.StartEmbedded(outbox.EmbeddedOptions{Addr: *kafkaEmbeddedAddr, Dir: dd.kafkaPath(), Logger: log})
 		if err != nil {
 			return err
 		}
@@ -104,11 +125,12 @@ func run(log *slog.Logger) error {
 			brokers = []string{broker.Addr()}
 		}
 	}
-	db, err := storage.Open(storage.Options{Path: *storageDataPath, BallastSize: *ballastSize, Logger: log})
+	storePath := dd.pebblePath(log)
+	db, err := storage.Open(storage.Options{Path: storePath, BallastSize: *ballastSize, Logger: log})
 	if err != nil {
 		return err
 	}
-	log.Info("opened storage", "path", *storageDataPath, "users", db.Users.Max(), "channels", db.Channels.Max(), "took", time.Since(start))
+	log.Info("opened storage", "path", storePath, "users", db.Users.Max(), "channels", db.Channels.Max(), "took", time.Since(start))
 
 	eng, err := engine.Open(db, engine.Options{Logger: log, APIKey: key, APISecret: secret, MaxMessageLength: *maxMessageLen, MinFreeDiskSpace: *minFreeDisk, Outbox: outbox.Options{
 		Brokers: brokers, Topic: *kafkaTopic, PushTopic: *kafkaPushTopic, KafkaCompression: *kafkaCompression,
@@ -133,6 +155,8 @@ func run(log *slog.Logger) error {
 		MaxConcurrentConns: connectionLimit(log, *maxConns, nofile), HeaderReadTimeout: *headerTimeout, BodyReadTimeout: *bodyTimeout,
 		IdleTimeout: *idleTimeout, ShutdownTimeout: *shutdownTimeout, PprofAuthKey: *pprofAuthKey, Logger: log,
 		RateLimits: limits, RateLimitsOff: limitsOff,
+		MetricsAuthKey: *metricsAuthKey, FlagsAuthKey: *flagsAuthKey, Flags: flagsText(flag.CommandLine), Version: versionString(),
+		TLSCertFile: *tlsCertFile, TLSKeyFile: *tlsKeyFile, SnapshotsPath: dd.snapshotsPath(),
 	})
 	if err != nil {
 		eng.Stop()
@@ -146,7 +170,7 @@ func run(log *slog.Logger) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve() }()
-	log.Info("campaignd is ready", "addr", "http://"+srv.Addr(), "healthz", "http://"+srv.Addr()+"/healthz", "took", time.Since(start))
+	log.Info("campaignd is ready", "addr", srv.URL(), "healthz", srv.URL()+"/healthz", "version", versionString(), "took", time.Since(start))
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
@@ -175,6 +199,15 @@ func run(log *slog.Logger) error {
 	return runErr
 }
 
+// readableDurations writes durations as Go duration strings ("1.5s") instead of slog's raw
+// nanoseconds.
+func readableDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}
+
 // stopBroker stops the embedded broker last, after the relays that write to it.
 func stopBroker(log *slog.Logger, b *outbox.Embedded) {
 	t := time.Now()
@@ -201,8 +234,7 @@ func firstNonEmpty(a, b string) string {
 
 // devCredentials returns the development key and secret kept in the data directory, creating them
 // on first use so that restarts keep working with the same SDK configuration.
-func devCredentials(dir string) (key, secret string, err error) {
-	path := filepath.Join(dir, "dev-credentials.json")
+func devCredentials(path string) (key, secret string, err error) {
 	var c struct {
 		APIKey    string `json:"api_key"`
 		APISecret string `json:"api_secret"`

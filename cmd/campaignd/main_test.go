@@ -52,7 +52,7 @@ func waitHealthy(t *testing.T, addr string) {
 	t.Fatalf("campaignd at %s did not become healthy", addr)
 }
 
-// TestGracefulStopAndDevCredentials runs the real binary: with no credentials it prints and keeps
+// TestGracefulStopAndDevCredentials runs the real binary: with -dev and no credentials it prints and keeps
 // development credentials, answers /healthz, and on SIGTERM stops cleanly (exit 0, storage closed);
 // a restart on the same data directory reuses the same credentials.
 func TestGracefulStopAndDevCredentials(t *testing.T) {
@@ -64,7 +64,7 @@ func TestGracefulStopAndDevCredentials(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	run := func() (stderr string, creds string) {
 		addr := freeAddr(t)
-		cmd := exec.Command(bin, "-httpListenAddr="+addr, "-storageDataPath="+data)
+		cmd := exec.Command(bin, "-dev", "-httpListenAddr="+addr, "-storageDataPath="+data)
 		cmd.Env = append(os.Environ(), "CAMPAIGND_API_KEY=", "CAMPAIGND_API_SECRET=")
 		pipe, err := cmd.StderrPipe()
 		if err != nil {
