@@ -239,7 +239,7 @@ func TestCampaignExactlyOnceAcrossKill9(t *testing.T) {
 	p.stop()
 
 	// Count every recipient's messages in the store itself.
-	db, err := storage.Open(storage.Options{Path: p.data})
+	db, err := storage.Open(storage.Options{Path: filepath.Join(p.data, "pebble")}) // the data directory's store
 	if err != nil {
 		t.Fatalf("cannot open the store: %s", err)
 	}
