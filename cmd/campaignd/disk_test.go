@@ -372,7 +372,7 @@ func TestDiskFull(t *testing.T) {
 	if strings.Contains(p.log(), "panic") || strings.Contains(p.log(), "fatal") {
 		t.Fatalf("campaignd logged a panic:\n%s", p.log())
 	}
-	db, err := storage.Open(storage.Options{Path: data})
+	db, err := storage.Open(storage.Options{Path: filepath.Join(data, pebbleDirName)})
 	if err != nil {
 		t.Fatal(err)
 	}
