@@ -438,9 +438,10 @@ func (e *Engine) prepareChunk(p *fanoutPlan, ch *fanoutChunk) error {
 		it := &ch.items[i]
 		vars := TemplateVars{Sender: p.senderJSON, Receiver: it.userJSON}
 		if p.chanID != nil {
-			it.chanID = p.chanID.Render(&vars)
-			if CheckChannelID("channel_template.id", it.chanID) != nil {
-				it.skip = true
+			id, ok := p.chanID.AppendLimit(nil, &vars, MaxIDLength)
+			it.chanID = string(id)
+			if !ok || CheckChannelID("channel_template.id", it.chanID) != nil {
+				it.skip = true // no valid channel id for this receiver
 				continue
 			}
 		} else {
@@ -448,7 +449,11 @@ func (e *Engine) prepareChunk(p *fanoutPlan, ch *fanoutChunk) error {
 			it.chanID = DistinctChannelID(members)
 		}
 		if !useChannel {
-			it.text = p.text.Append(nil, &vars)
+			var ok bool
+			if it.text, ok = p.text.AppendLimit(nil, &vars, e.opts.MaxMessageLength); !ok {
+				it.skip = true // message_too_long: the rendered text is over the limit
+				continue
+			}
 		}
 		cids = append(cids, it.chanType+":"+it.chanID)
 	}
@@ -574,42 +579,54 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 		}
 		j, _ := slices.BinarySearch(ords, it.chanOrd)
 		st := &states[j]
-		created := false
+		create := !st.exists && users && c.CreateChannels
 		switch {
-		case !st.exists && users && c.CreateChannels:
-			e.createChunkChannel(p, tx, st, it, now, s)
-			created = true
-			next.ChannelsCreated++
+		case create:
 		case !st.exists:
 			next.Skipped++
 			continue
-		default:
-			if users {
-				// NB: a channel the campaign did not create gets the receiver's message only if
-				// the receiver is a member: else whoever made the channel would read it.
-				if _, ok := slices.BinarySearch(st.members, it.userOrd); !ok {
-					next.Skipped++
-					continue
-				}
-			}
-			if p.senderAll {
-				if k, ok := slices.BinarySearch(st.members, p.senderOrd); !ok {
-					s.buf = (&storage.Member{ChannelRole: DefaultChannelRole, CreatedAt: now, UpdatedAt: now}).Marshal(s.buf[:0])
-					tx.B.PutMember(st.ord, p.senderOrd, s.buf)
-					st.members = slices.Insert(st.members, k, p.senderOrd)
-					st.rec.MemberCount++
-					st.dirty = true
-				}
+		case users:
+			// NB: a channel the campaign did not create gets the receiver's message only if the
+			// receiver is a member: else whoever made the channel would read it.
+			if _, ok := slices.BinarySearch(st.members, it.userOrd); !ok {
+				next.Skipped++
+				continue
 			}
 		}
+		_, isMember := slices.BinarySearch(st.members, p.senderOrd)
+		addSender := !create && p.senderAll && !isMember
 		if !users {
 			it.recipient = st.rec.Type + ":" + st.rec.ID
 		}
 		text := it.text
 		if text == nil {
-			s.chJSON = AppendChannelJSON(s.chJSON[:0], &st.rec, nil)
-			s.text = p.text.Append(s.text[:0], &TemplateVars{Sender: p.senderJSON, Receiver: it.userJSON, Channel: s.chJSON})
+			// The text shows the channel as the message finds it: created, or with the sender added.
+			view := st.rec
+			if create {
+				view = p.newChannel(it, now)
+			} else if addSender {
+				view.MemberCount++
+			}
+			s.chJSON = AppendChannelJSON(s.chJSON[:0], &view, nil)
+			var ok bool
+			s.text, ok = p.text.AppendLimit(s.text[:0], &TemplateVars{Sender: p.senderJSON, Receiver: it.userJSON, Channel: s.chJSON}, e.opts.MaxMessageLength)
+			if !ok {
+				next.Skipped++ // message_too_long: nothing is written for this recipient
+				continue
+			}
 			text = s.text
+		}
+		if create {
+			e.createChunkChannel(p, tx, st, it, now, s)
+			next.ChannelsCreated++
+		}
+		if addSender {
+			s.buf = (&storage.Member{ChannelRole: DefaultChannelRole, CreatedAt: now, UpdatedAt: now}).Marshal(s.buf[:0])
+			tx.B.PutMember(st.ord, p.senderOrd, s.buf)
+			k, _ := slices.BinarySearch(st.members, p.senderOrd)
+			st.members = slices.Insert(st.members, k, p.senderOrd)
+			st.rec.MemberCount++
+			st.dirty = true
 		}
 		rec := &st.rec
 		if rec.NextSeq == 0 {
@@ -633,8 +650,8 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 		}
 		s.buf = msg.Marshal(s.buf[:0])
 		tx.B.PutMessage(st.ord, seq, msg.ID, s.buf)
-		item := storage.ChunkItem{User: it.userOrd, Channel: st.ord, Seq: seq, Created: created}
-		if !created {
+		item := storage.ChunkItem{User: it.userOrd, Channel: st.ord, Seq: seq, Created: create}
+		if !create {
 			item.MemberCount = rec.MemberCount
 			item.MessageCount = rec.MessageCount
 			start := len(s.members)
@@ -680,11 +697,8 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 // the caller once the chunk's messages are appended) and its members: the receiver, the sender
 // (sender_mode not "exclude") and the template members, in that order as the events list them.
 func (e *Engine) createChunkChannel(p *fanoutPlan, tx *Tx, st *chanState, it *fanoutItem, now int64, s *chunkScratch) {
-	c := p.c
-	st.rec = storage.Channel{
-		Type: it.chanType, ID: it.chanID, CreatedBy: p.senderOrd, Team: c.Channel.Team,
-		NextSeq: 1, CreatedAt: now, UpdatedAt: now, Custom: c.Channel.Custom,
-	}
+	st.rec = p.newChannel(it, now)
+	st.rec.MemberCount = 0 // counted as the members are added
 	st.exists, st.dirty = true, true
 	add := func(user uint32, role string, custom []byte) {
 		if _, ok := slices.BinarySearch(st.members, user); ok {
@@ -706,6 +720,25 @@ func (e *Engine) createChunkChannel(p *fanoutPlan, tx *Tx, st *chanState, it *fa
 	for i := range p.members {
 		m := &p.members[i]
 		add(m.User, m.ChannelRole, m.Custom)
+	}
+}
+
+// newChannel returns the record of the channel the campaign creates for recipient it, with its
+// member count, before any message.
+func (p *fanoutPlan) newChannel(it *fanoutItem, now int64) storage.Channel {
+	c := p.c
+	n := uint32(1) // the receiver
+	if p.senderNew && p.senderOrd != it.userOrd {
+		n++
+	}
+	for i := range p.members {
+		if p.members[i].User != it.userOrd {
+			n++
+		}
+	}
+	return storage.Channel{
+		Type: it.chanType, ID: it.chanID, CreatedBy: p.senderOrd, Team: c.Channel.Team, MemberCount: n,
+		NextSeq: 1, CreatedAt: now, UpdatedAt: now, Custom: c.Channel.Custom,
 	}
 }
 
