@@ -287,6 +287,11 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 			return errFanoutStopped
 		case <-ch.done:
 		}
+		// NB: a prepared chunk and a stop may both be ready; select picks at random, so the stop
+		// is checked again before building.
+		if isClosed(stop) {
+			return errFanoutStopped
+		}
 		if ch.err != nil {
 			return ch.err
 		}

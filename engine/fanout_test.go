@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -229,6 +230,29 @@ func TestFanoutSkips(t *testing.T) {
 	f(run(`{"sender_id":"admin","segment_ids":["chans"],"message_template":{"text":"four {{ channel.id }}"}}`), 2, 1, 2, 0, 1)
 	if got := campaignTexts(t, e, "admin", "a"); len(got) != 3 || got[2] != "four "+DistinctChannelID([]string{"admin", "a"}) {
 		t.Fatalf("unexpected messages to a: %q", got)
+	}
+
+	// A text over the message limit once rendered (by the receiver's data, or by the channel's) is
+	// skipped; nothing is written for that recipient, not even the channel.
+	long := strings.Repeat("n", 2000)
+	if err := e.UpsertUsers([]storage.User{{ID: "big", Name: long}, {ID: "small", Name: "s"}}); err != nil {
+		t.Fatalf("cannot upsert users: %s", err)
+	}
+	f(run(`{"sender_id":"admin","user_ids":["big","small"],"message_template":{"text":"{{ receiver.name }}{{ receiver.name }}{{ receiver.name }}"},
+		"channel_template":{"type":"messaging"},"create_channels":true}`), 2, 1, 1, 1, 1)
+	if got := campaignTexts(t, e, "admin", "small"); !slices.Equal(got, []string{"sss"}) {
+		t.Fatalf("unexpected messages to small: %q", got)
+	}
+	if got := campaignTexts(t, e, "admin", "big"); got != nil {
+		t.Fatalf("a text over the limit was sent to big: %d messages", len(got))
+	}
+	f(run(`{"sender_id":"admin","user_ids":["big","small"],"message_template":{"text":"{{ channel.id }} {{ receiver.name }}{{ receiver.name }}{{ receiver.name }}"},
+		"channel_template":{"type":"messaging","id":"x-{{ receiver.id }}"},"create_channels":true}`), 2, 1, 1, 1, 1)
+	if _, _, ok, err := e.ChannelByCID("messaging:x-big"); err != nil || ok {
+		t.Fatalf("the channel of a skipped recipient was created: %v %v", ok, err)
+	}
+	if _, _, ok, err := e.ChannelByCID("messaging:x-small"); err != nil || !ok {
+		t.Fatalf("the channel of small was not created: %v %v", ok, err)
 	}
 }
 

@@ -294,18 +294,24 @@ func TestDiskFull(t *testing.T) {
 	}
 	logf("writes answer 507 (upsert, partial update, channel create, segment create, campaign create)")
 	payload := url.QueryEscape(`{"filter_conditions":{"id":{"$in":["r000001","r000002"]}}}`)
-	for _, r := range []struct {
+	type read struct {
 		method, path string
 		body         any
 		want         int
-	}{
+	}
+	reads := []read{
 		{"GET", "/users?payload=" + payload, nil, 200},
 		{"GET", "/campaigns/camp", nil, 200},
 		{"POST", "/campaigns/query", map[string]any{"filter": map[string]any{}}, 201},
 		{"POST", "/channels", map[string]any{"filter_conditions": map[string]any{"members": map[string]any{"$in": []string{"snd"}}}}, 201},
-		{"POST", "/channels/messaging/" + url.PathEscape(engine.DistinctChannelID([]string{"snd", "r000000"})) + "/query", map[string]any{}, 201},
 		{"GET", "/segments/all", nil, 200},
-	} {
+	}
+	if paused > 0 {
+		// NB: on a loaded machine the disk may run low before the first chunk commits; the first
+		// receiver's channel exists only once one has.
+		reads = append(reads, read{"POST", "/channels/messaging/" + url.PathEscape(engine.DistinctChannelID([]string{"snd", "r000000"})) + "/query", map[string]any{}, 201})
+	}
+	for _, r := range reads {
 		if st, m := c.do(r.method, r.path, r.body); st != r.want {
 			t.Fatalf("read %s %s while the disk is low: %d %v", r.method, r.path, st, m)
 		}
