@@ -27,6 +27,8 @@ type CampaignInput struct {
 	SkipPush         *bool                 `json:"skip_push"`
 	SkipWebhook      *bool                 `json:"skip_webhook"`
 	ChannelTemplate  *ChannelTemplateInput `json:"channel_template"`
+	// MaxMessagesPerSecond is the extension max_messages_per_second (throttle.go); 0 = unthrottled.
+	MaxMessagesPerSecond *int64 `json:"max_messages_per_second"`
 }
 
 // MessageTemplateInput is message_template in a request.
@@ -82,6 +84,12 @@ func (in *CampaignInput) apply(c *storage.Campaign) error {
 	setIfPresent(&c.ShowChannels, in.ShowChannels)
 	setIfPresent(&c.SkipPush, in.SkipPush)
 	setIfPresent(&c.SkipWebhook, in.SkipWebhook)
+	if v := in.MaxMessagesPerSecond; v != nil {
+		if *v < 0 || *v > MaxMessagesPerSecond {
+			return InputError("max_messages_per_second", "max_messages_per_second is %d; use 1 to %d messages per second, or 0 (or null) to send as fast as campaignd goes", *v, MaxMessagesPerSecond)
+		}
+		c.MaxPerSecond = uint32(*v)
+	}
 	if mt := in.MessageTemplate; mt != nil {
 		m := &c.Message
 		setIfPresent(&m.Text, mt.Text)

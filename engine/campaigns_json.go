@@ -63,6 +63,15 @@ func (e *Engine) AppendCampaignJSON(dst []byte, c *Campaign, users [][]byte) []b
 		dst = append(dst, `,"stop_at":`...)
 		dst = AppendTime(dst, time.Unix(0, c.StopAt))
 	}
+	// NB: extensions (unknown keys are harmless to the SDK): the throttle, and why it stopped.
+	if c.MaxPerSecond != 0 {
+		dst = append(dst, `,"max_messages_per_second":`...)
+		dst = strconv.AppendUint(dst, uint64(c.MaxPerSecond), 10)
+	}
+	if c.Status == storage.CampaignStopped && c.StopReason != "" {
+		dst = append(dst, `,"stop_reason":`...)
+		dst = AppendJSONString(dst, c.StopReason)
+	}
 	dst = append(dst, `,"created_at":`...)
 	dst = AppendTime(dst, time.Unix(0, c.CreatedAt))
 	dst = append(dst, `,"updated_at":`...)

@@ -139,6 +139,9 @@ func (e *Engine) StartCampaign(id string, opts *StartOptions) (*Campaign, error)
 		e.scheduleCampaign(id, schedFor, stopAt)
 		return c, nil
 	}
+	if err := e.checkCapacityLeft(); err != nil {
+		return nil, err
+	}
 	if err := e.beginCampaignLocked(c, p); err != nil {
 		return nil, err
 	}
@@ -228,7 +231,7 @@ func (e *Engine) StopCampaign(id string) (*Campaign, error) {
 	default:
 		return nil, InputError("status", "campaign %q is %s; only scheduled and in_progress campaigns can be stopped", id, c.Status)
 	}
-	if err := e.stopCampaignLocked(c); err != nil {
+	if err := e.stopCampaignLocked(c, storage.StopManual); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -236,9 +239,10 @@ func (e *Engine) StopCampaign(id string) (*Campaign, error) {
 
 // stopCampaignLocked writes c as stopped with a campaign.stopped event and tells its fan-out to
 // end. The caller holds c's campaign lock.
-func (e *Engine) stopCampaignLocked(c *Campaign) error {
+func (e *Engine) stopCampaignLocked(c *Campaign, reason string) error {
 	wasRunning := c.Status == storage.CampaignInProgress
 	c.Status = storage.CampaignStopped
+	c.StopReason = reason
 	c.UpdatedAt = e.nowMicros()
 	tx := e.NewTx()
 	tx.B.PutCampaign(&c.Campaign)
@@ -265,7 +269,7 @@ func (e *Engine) DeleteCampaign(id string) error {
 	}
 	defer unlock()
 	if c.Status == storage.CampaignInProgress || c.Status == storage.CampaignScheduled {
-		if err := e.stopCampaignLocked(c); err != nil {
+		if err := e.stopCampaignLocked(c, storage.StopManual); err != nil {
 			return err
 		}
 	}

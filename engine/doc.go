@@ -31,6 +31,8 @@
 //	scheduler.go         scheduled_for and stop_at, live and at boot
 //	fanout.go            the fan-out pipeline (its header draws it); chunkevents.go renders a
 //	                     chunk's events for the relays
+//	capacity.go          the monthly campaign capacity: durable per-campaign counts, admission
+//	throttle.go          max_messages_per_second: a campaign's pace
 //	template.go          Template: compiled once, rendered without allocating
 //	limits.go, errors.go, json.go  limits, Stream errors, JSON helpers
 //
@@ -51,6 +53,27 @@
 // audience and sends it in chunks; each chunk's messages, channels, events, stats and cursor are
 // one batch, so a restart resumes after the last committed chunk with the same derived ids.
 //
+// # Monthly capacity (capacity.go) and throttle (throttle.go)
+//
+// A chunk's messages are counted in its own batch: each campaign keeps its own count per month
+// (storage 0x40 <yyyymm><campaign id>), rewritten by each of its chunks. Chunks of one campaign
+// commit in order, so its key only grows; chunks of different campaigns commit concurrently and
+// in any order, which is why there is no single month counter (a chunk writing an absolute total
+// could overwrite a later one's and go backwards). The month's total is the sum of its keys, read
+// once per month into capacityState (a leaf mutex). Before a chunk is built the committer reserves
+// at most what is left (capacity − sent − reserved) and cuts the chunk to that many audience
+// ordinals (at most one message each); the reservation is settled when the commit returns (what
+// it committed becomes sent). So no chunk sends past the capacity, campaigns together cannot
+// either, and after kill -9 the stored keys are exactly the committed messages. A campaign that
+// finds the month used up (sent ≥ capacity) waits for its commit in flight and stops with
+// stop_reason monthly_capacity; when only reservations in flight hold the rest it waits for them.
+//
+// The throttle cuts chunks too: at R messages per second a chunk covers at most R ×
+// ThrottleInterval ordinals and is built once the run's token bucket (golang.org/x/time/rate)
+// holds them, so a throttled run commits small chunks at an even pace. The cut pieces of one
+// prepared chunk are committed like chunks (each with its stats, cursor and count), so the
+// exactly-once argument is unchanged. A stop closes campaignRun.done, which ends a throttle wait.
+//
 // # Disk space (disk.go)
 //
 // One goroutine reads the store's free space every 200 ms; CheckDiskSpace and waitDiskSpace
@@ -66,6 +89,6 @@
 // holding the chunk's latches) → nothing: code holding a campaign stripe takes no latch and no
 // user or segment stripe. User and segment stripes (recordLocks) are leaves, taken after the ids
 // are interned. Latches and record stripes are held across their Pebble commit and may wait for the
-// interner (Interner.allocMu → Interner.mu), never for each other. campaignsState.mu,
+// interner (Interner.allocMu → Interner.mu), never for each other. capacityState.mu, campaignsState.mu,
 // segmentsState.pendMu, channelsState.idsMu and seqAllocator.mu are leaves.
 package engine

@@ -37,6 +37,10 @@ type Options struct {
 	// writes that add data are refused (507), fan-outs pause between chunks and the store's
 	// ballast may be released (disk.go). Default: DefaultMinFreeDiskSpace.
 	MinFreeDiskSpace int64
+	// MonthlyCapacity is the most campaign messages all campaigns together may send in one
+	// calendar month (UTC); a campaign reaching it stops with stop_reason monthly_capacity
+	// (capacity.go). 0 = unlimited.
+	MonthlyCapacity uint64
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -96,6 +100,7 @@ type Engine struct {
 	campaigns campaignsState
 	outbox    outboxState
 	disk      diskState
+	capacity  capacityState
 }
 
 // Open builds an engine over an open store. It does not start background work; see Start.
@@ -149,6 +154,7 @@ func (e *Engine) DB() *storage.DB { return e.db }
 func (e *Engine) WritePrometheus(w io.Writer) {
 	e.db.WritePrometheus(w)
 	e.writeDiskMetrics(w)
+	e.writeCapacityMetrics(w)
 }
 
 // MaxMessageLength returns the longest message text accepted, in characters (Options).

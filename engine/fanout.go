@@ -43,6 +43,9 @@ type campaignRun struct {
 	// stopped is set, under the campaign lock, when the campaign is stopped or deleted; the
 	// committer checks it under the same lock before each commit.
 	stopped atomic.Bool
+	// done is closed with stopped set, to end the throttle's waits.
+	done     chan struct{}
+	doneOnce sync.Once
 }
 
 // launchFanout runs campaign id's fan-out in the background unless it runs already.
@@ -56,7 +59,7 @@ func (e *Engine) launchFanout(id string) {
 		cs.mu.Unlock()
 		return
 	}
-	r := &campaignRun{}
+	r := &campaignRun{done: make(chan struct{})}
 	cs.runs[id] = r
 	cs.mu.Unlock()
 	e.goBackground(func(stop <-chan struct{}) {
@@ -89,6 +92,7 @@ func (e *Engine) signalFanoutStop(id string) {
 	cs.mu.Unlock()
 	if r != nil {
 		r.stopped.Store(true)
+		r.doneOnce.Do(func() { close(r.done) })
 	}
 }
 
@@ -187,6 +191,30 @@ type fanoutChunk struct {
 	done  chan struct{}
 }
 
+// split cuts prepared chunk ch after its first n ordinals: head covers them and their items,
+// tail the rest (both alias ch). Items are in ascending ordinal order, as prepareChunk makes them.
+func (ch *fanoutChunk) split(n int, kind storage.AudienceKind) (head, tail *fanoutChunk) {
+	if n >= len(ch.ords) {
+		return ch, &fanoutChunk{done: ch.done}
+	}
+	last := ch.ords[n-1]
+	j := 0
+	for j < len(ch.items) {
+		it := &ch.items[j]
+		ord := it.userOrd
+		if kind == storage.AudienceChannels {
+			ord = it.chanOrd
+		}
+		if ord > last {
+			break
+		}
+		j++
+	}
+	head = &fanoutChunk{ords: ch.ords[:n:n], items: ch.items[:j:j], done: ch.done}
+	tail = &fanoutChunk{ords: ch.ords[n:], items: ch.items[j:], done: ch.done}
+	return head, tail
+}
+
 // runFanout sends campaign id from its stored cursor to the end of its frozen audience, then marks
 // it completed. It returns errFanoutStopped when stopped, deleted or when the engine stops.
 func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) error {
@@ -281,6 +309,11 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 		return err
 	}
 	defer func() { _ = wait() }()
+	thr := newThrottle(c.MaxPerSecond)
+	var (
+		month     uint32 // the month monthSent counts (yyyymm)
+		monthSent uint64 // this campaign's messages of month, as of planned
+	)
 	for ch := range queue {
 		select {
 		case <-stop:
@@ -295,41 +328,99 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 		if ch.err != nil {
 			return ch.err
 		}
-		if err := e.waitDelivery(r, stop); err != nil {
-			return err
-		}
-		if !e.waitDiskSpace(stop, r.stopped.Load) { // low disk space: pause between chunks
-			return errFanoutStopped
-		}
-		if r.stopped.Load() {
-			return errFanoutStopped
-		}
-		if c.StopAt != 0 && e.Now().UnixNano() >= c.StopAt {
-			if err := wait(); err != nil {
+	pieces:
+		// The throttle (throttle.go) and the month's capacity (capacity.go) may cut a prepared
+		// chunk into several pieces, each committed like a chunk of its own.
+		for rest := ch; len(rest.ords) > 0; {
+			if err := e.waitDelivery(r, stop); err != nil {
 				return err
 			}
-			e.stopDue(id)
-			return errFanoutStopped
+			if !e.waitDiskSpace(stop, r.stopped.Load) { // low disk space: pause between chunks
+				return errFanoutStopped
+			}
+			if r.stopped.Load() {
+				return errFanoutStopped
+			}
+			if c.StopAt != 0 && e.Now().UnixNano() >= c.StopAt {
+				if err := wait(); err != nil {
+					return err
+				}
+				e.stopDue(id)
+				return errFanoutStopped
+			}
+			want := len(rest.ords)
+			if thr != nil {
+				want = min(want, thr.piece)
+			}
+			m := monthOf(e.nowMicros())
+			res, usedUp, err := e.reserveCapacity(m, want)
+			switch {
+			case err != nil:
+				return err
+			case usedUp:
+				if err := wait(); err != nil {
+					return err
+				}
+				return e.stopForCapacity(id)
+			case res.n == 0:
+				// What is left of the month is reserved by chunks in flight: see what they send.
+				select {
+				case <-stop:
+					return errFanoutStopped
+				case <-time.After(5 * time.Millisecond):
+				}
+				continue pieces
+			}
+			if !thr.wait(int(res.n), stop, r.done) {
+				e.settleCapacity(res, 0)
+				return errFanoutStopped
+			}
+			now := e.nowMicros()
+			if monthOf(now) != m { // a new month began while waiting: reserve in it
+				e.settleCapacity(res, 0)
+				continue pieces
+			}
+			if m != month {
+				if monthSent, err = storage.ReadMonthlySent(e.db, m, id); err != nil {
+					e.settleCapacity(res, 0)
+					return err
+				}
+				month = m
+			}
+			var piece *fanoutChunk
+			piece, rest = rest.split(int(res.n), c.Run.Kind)
+			tx, next, err := e.buildChunk(plan, planned, piece, now, &scratch)
+			if err != nil {
+				e.settleCapacity(res, 0)
+				return err
+			}
+			sent := next.MessagesSent - planned.MessagesSent
+			tx.B.PutMonthlySent(month, id, monthSent+sent)
+			// NB: chunk N+1 commits only after chunk N's Commit returned (synced), so their run records
+			// (cursor, stats) land in order and a failed or stopped chunk N discards N+1: N+1 durable
+			// implies N durable. Pebble would keep that order anyway: commitPipeline.prepare assigns the
+			// seqnum and writes the WAL record under commitPipeline.mu, and "Batches need to be written
+			// to the WAL in sequence number order" (pebble/v2@v2.1.7 commit.go), so a WAL sync covers
+			// every earlier batch. N+1's build read no channel N wrote before N ended: it took their
+			// latches first, and N holds them until its commit returned.
+			if err := wait(); err != nil {
+				tx.Discard()
+				e.settleCapacity(res, 0)
+				return err
+			}
+			planned = next
+			monthSent += sent
+			inflightRun = next
+			inflight = make(chan error, 1)
+			go func(tx *Tx, reserved capReservation, sent uint64, done chan<- error) {
+				err := e.commitChunk(id, r, tx)
+				if err != nil {
+					sent = 0
+				}
+				e.settleCapacity(reserved, sent)
+				done <- err
+			}(tx, res, sent, inflight)
 		}
-		tx, next, err := e.buildChunk(plan, planned, ch, &scratch)
-		if err != nil {
-			return err
-		}
-		// NB: chunk N+1 commits only after chunk N's Commit returned (synced), so their run records
-		// (cursor, stats) land in order and a failed or stopped chunk N discards N+1: N+1 durable
-		// implies N durable. Pebble would keep that order anyway: commitPipeline.prepare assigns the
-		// seqnum and writes the WAL record under commitPipeline.mu, and "Batches need to be written
-		// to the WAL in sequence number order" (pebble/v2@v2.1.7 commit.go), so a WAL sync covers
-		// every earlier batch. N+1's build read no channel N wrote before N ended: it took their
-		// latches first, and N holds them until its commit returned.
-		if err := wait(); err != nil {
-			tx.Discard()
-			return err
-		}
-		planned = next
-		inflightRun = next
-		inflight = make(chan error, 1)
-		go func(tx *Tx, res chan<- error) { res <- e.commitChunk(id, r, tx) }(tx, inflight)
 	}
 	if err := wait(); err != nil {
 		return err
@@ -369,7 +460,7 @@ func (e *Engine) stopBroken(id string, cause error) error {
 	unlock := e.lockCampaign(id)
 	defer unlock()
 	if cur, found, err := e.getCampaign(id); err == nil && found && cur.Status == storage.CampaignInProgress {
-		if err := e.stopCampaignLocked(cur); err != nil {
+		if err := e.stopCampaignLocked(cur, storage.StopError); err != nil {
 			return err
 		}
 	}
@@ -519,7 +610,7 @@ type chanState struct {
 // by reference, stats and cursor) and returns it with the run record it stores (run advanced by the
 // chunk). The Tx holds the latches of every channel of the chunk until it ends. On error the Tx is
 // discarded.
-func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutChunk, s *chunkScratch) (*Tx, storage.CampaignRun, error) {
+func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutChunk, now int64, s *chunkScratch) (*Tx, storage.CampaignRun, error) {
 	c := p.c
 	next := run
 	users := c.Run.Kind == storage.AudienceUsers
@@ -573,7 +664,6 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 		return nil, next, err
 	}
 
-	now := e.nowMicros()
 	s.members = s.members[:0]
 	items := s.items[:0]
 	for i := range ch.items {

@@ -172,7 +172,7 @@ func (e *Engine) startDue(id string) {
 	p, err := e.validateCampaign(&c.Campaign)
 	if err != nil {
 		e.log.Error("scheduled campaign cannot start; stopping it", "campaign", id, "err", err)
-		if err := e.stopCampaignLocked(c); err != nil {
+		if err := e.stopCampaignLocked(c, storage.StopError); err != nil {
 			e.log.Error("cannot stop campaign", "campaign", id, "err", err)
 		}
 		return
@@ -202,7 +202,7 @@ func (e *Engine) stopDue(id string) {
 		e.scheduleCampaign(id, 0, c.StopAt)
 		return
 	}
-	if err := e.stopCampaignLocked(c); err != nil {
+	if err := e.stopCampaignLocked(c, storage.StopAt); err != nil {
 		e.log.Error("cannot stop campaign at stop_at", "campaign", id, "err", err)
 		return
 	}

@@ -32,6 +32,8 @@ type crashProc struct {
 	token string
 	// brokers, when set, turns on the Kafka sinks of every start (-kafka.brokers).
 	brokers string
+	// flags are added to every start.
+	flags []string
 	cmd     *exec.Cmd
 	logs    *bytes.Buffer
 }
@@ -50,6 +52,7 @@ func (p *crashProc) start() {
 	if p.brokers != "" {
 		args = append(args, "-kafka.brokers="+p.brokers)
 	}
+	args = append(args, p.flags...)
 	p.cmd = exec.Command(p.bin, args...)
 	p.cmd.Stderr = p.logs
 	if err := p.cmd.Start(); err != nil {

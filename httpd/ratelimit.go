@@ -62,6 +62,7 @@ func DefaultRateLimits() map[string]int {
 		"DeleteCampaign":       300,
 		"StartCampaign":        1000,
 		"StopCampaign":         1000,
+		"GetCampaignUsage":     1000,
 		"ListDeadLetters":      1000,
 		"ReplayDeadLetters":    60,
 	}

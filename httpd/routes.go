@@ -43,6 +43,9 @@ func (s *Server) routes() {
 	// Rate limits (Stream's GET /rate_limits, httpd/ratelimit.go).
 	r.add("GET", "/rate_limits", "GetRateLimits", true, s.getRateLimits)
 
+	// The month's campaign messages and capacity (extension, httpd/usage.go).
+	r.add("GET", "/campaignd/usage", "GetCampaignUsage", true, s.getCampaignUsage)
+
 	// Delivery dead letters (extension, httpd/deadletters.go).
 	r.add("GET", "/campaignd/deadletters", "ListDeadLetters", true, s.listDeadLetters)
 	r.add("POST", "/campaignd/deadletters/replay", "ReplayDeadLetters", true, s.replayDeadLetters)

@@ -34,8 +34,17 @@ func (k AudienceKind) String() string {
 }
 
 const (
-	campaignVersion    = 1
+	// campaignVersion 2 added StopReason and MaxPerSecond; version 1 records read with both unset.
+	campaignVersion    = 2
 	campaignRunVersion = 1
+)
+
+// Why a campaign stopped (Campaign.StopReason), as sent in the stop_reason extension field.
+const (
+	StopManual          = "manual"           // StopCampaign or DeleteCampaign
+	StopAt              = "stop_at"          // its stop_at came
+	StopMonthlyCapacity = "monthly_capacity" // the month's campaign capacity was used up
+	StopError           = "error"            // it could not run (its sender or a segment was deleted)
 )
 
 // MessageTemplate is a campaign's message_template as stored. Attachments and Custom hold raw JSON
@@ -92,6 +101,11 @@ type Campaign struct {
 	UpdatedAt        int64
 	// Audience says whether segment_ids target users or channels; set at create and update.
 	Audience AudienceKind
+	// StopReason is why a stopped campaign stopped (StopManual, ...); empty otherwise.
+	StopReason string
+	// MaxPerSecond bounds the fan-out's pace in messages per second (max_messages_per_second);
+	// 0 = as fast as it goes.
+	MaxPerSecond uint32
 }
 
 // Marshal appends the encoded campaign to dst.
@@ -136,14 +150,17 @@ func (c *Campaign) Marshal(dst []byte) []byte {
 	dst = AppendVarint(dst, c.StopAt)
 	dst = AppendVarint(dst, c.CreatedAt)
 	dst = AppendVarint(dst, c.UpdatedAt)
-	return append(dst, byte(c.Audience))
+	dst = append(dst, byte(c.Audience))
+	dst = AppendString(dst, c.StopReason)
+	return AppendUvarint(dst, uint64(c.MaxPerSecond))
 }
 
 // Unmarshal decodes src into c. Nothing in c aliases src.
 func (c *Campaign) Unmarshal(src []byte) error {
 	d := Decoder{B: src}
-	if err := d.Version(campaignVersion, "campaign"); err != nil {
-		return err
+	version := d.Byte()
+	if d.Err == nil && version != 1 && version != campaignVersion {
+		return fmt.Errorf("cannot decode campaign: unknown version %d: %w", version, ErrCorrupt)
 	}
 	c.ID = d.String()
 	c.Name = d.String()
@@ -197,6 +214,15 @@ func (c *Campaign) Unmarshal(src []byte) error {
 	c.CreatedAt = d.Varint()
 	c.UpdatedAt = d.Varint()
 	c.Audience = AudienceKind(d.Byte())
+	c.StopReason, c.MaxPerSecond = "", 0
+	if version >= 2 {
+		c.StopReason = d.String()
+		mps := d.Uvarint()
+		if mps > 1<<32-1 {
+			d.fail()
+		}
+		c.MaxPerSecond = uint32(mps)
+	}
 	if d.Err != nil {
 		return fmt.Errorf("cannot decode campaign: %w", d.Err)
 	}

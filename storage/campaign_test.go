@@ -37,7 +37,25 @@ func TestCampaignMarshalUnmarshal(t *testing.T) {
 			Members: []string{"m1", "m2"}, Custom: []byte(`{"x":1}`),
 			MembersTemplate: []MemberTemplate{{UserID: "m3", ChannelRole: "channel_moderator", Custom: []byte(`{"y":2}`)}, {UserID: "m4"}}},
 		ScheduledFor: 1, StopAt: -2, CreatedAt: 1700000000000000000, UpdatedAt: 1700000000000000001, Audience: AudienceChannels,
+		StopReason: StopMonthlyCapacity, MaxPerSecond: 1_000_000,
 	})
+}
+
+func TestCampaignUnmarshalVersion1(t *testing.T) {
+	// Records stored before stop_reason and max_messages_per_second read back with both unset.
+	c := &Campaign{ID: "old", Status: CampaignStopped, SenderID: "s", Message: MessageTemplate{Text: "hi"}, Audience: AudienceUsers}
+	b := c.Marshal(nil)
+	v1 := append([]byte{1}, b[1:len(b)-2]...) // no StopReason (one length byte) nor MaxPerSecond (one byte)
+	got := Campaign{StopReason: "x", MaxPerSecond: 9}
+	if err := got.Unmarshal(v1); err != nil {
+		t.Fatalf("cannot read a version 1 campaign: %s", err)
+	}
+	if !reflect.DeepEqual(&got, c) {
+		t.Fatalf("unexpected campaign; got %+v; want %+v", got, *c)
+	}
+	if err := got.Unmarshal(append([]byte{3}, b[1:]...)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("unexpected error for an unknown version; got %v; want ErrCorrupt", err)
+	}
 }
 
 func TestCampaignRunMarshalUnmarshal(t *testing.T) {

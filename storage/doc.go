@@ -26,8 +26,9 @@
 //	0x30    <be64 seq>                                   OutboxEvent (removed once every enabled sink passed it)
 //	0x31    <sink name: kafka|push|webhook|gc>           be64 last seq the sink passed ("gc": last seq removed)
 //	0x32    <sink name><be64 seq>                        dead letter: engine/outbox DeadLetter (attempts, time, error, OutboxEvent)
-//	0x40    <yyyymm>                                     be64 campaign messages sent that month
-//	                                                     (reserved: monthly capacity not enforced yet)
+//	0x40    <be32 yyyymm><campaign id>                   be64 messages the campaign sent that month (UTC),
+//	                                                     rewritten in each of its fan-out chunks' batches
+//	                                                     (quota.go; kept when the campaign is deleted)
 //
 // # Interning
 //

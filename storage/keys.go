@@ -24,7 +24,7 @@ const (
 	PrefixOutbox       byte = 0x30 // <be64 seq> -> event
 	PrefixOutboxCursor byte = 0x31 // <sink name> -> be64 last delivered seq
 	PrefixDeadLetter   byte = 0x32 // <sink name><be64 seq> -> event
-	PrefixQuota        byte = 0x40 // <yyyymm> -> be64 messages sent that month
+	PrefixQuota        byte = 0x40 // <be32 yyyymm><campaign id> -> be64 messages the campaign sent that month
 )
 
 // Interner kinds, the byte after prefixInternRev.

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -37,6 +38,8 @@ var (
 	ballastSize     = flag.Int64("storage.ballastSize", 256<<20, "size of the emergency ballast file kept under -storageDataPath, released when free space falls below half of -storage.minFreeDiskSpaceBytes; 0 keeps none")
 	maxMessageLen   = flag.Int("message.maxLength", engine.DefaultMaxMessageLength, "longest message text in characters (Stream's max_message_length), 1 to 20000: longer messages are refused (400 code 20), and so are campaign templates whose text outside the tags is longer")
 	rateLimits      = flag.String("rateLimits", "", "requests per minute per endpoint, as comma-separated Endpoint=N pairs overriding the defaults (e.g. SendMessage=1000,GetCampaign=30; N=0 leaves one unlimited), endpoint names as the SDK's getRateLimits spells them; \"off\" turns rate limiting off")
+	monthlyCapacity = flag.Uint64("campaign.monthlyCapacity", 0, "campaign messages all campaigns together may send per calendar month (UTC); a campaign reaching it stops with stop_reason monthly_capacity; 0 = unlimited")
+	campaignMAU     = flag.Uint64("campaign.mau", 0, "monthly active users of the plan: sets the monthly campaign capacity to 3 × this (Stream's rule); cannot be combined with -campaign.monthlyCapacity")
 	pprofAuthKey    = flag.String("pprofAuthKey", "", "serve Go's profiles under /debug/pprof/ to requests with ?authKey=<this value>; empty turns /debug/pprof/ off")
 	metricsAuthKey  = flag.String("metricsAuthKey", "", "when set, /metrics answers only requests with ?authKey=<this value>")
 	flagsAuthKey    = flag.String("flagsAuthKey", "", "when set, /flags answers only requests with ?authKey=<this value>")
@@ -132,7 +135,12 @@ func run(log *slog.Logger) error {
 	}
 	log.Info("opened storage", "path", storePath, "users", db.Users.Max(), "channels", db.Channels.Max(), "took", time.Since(start))
 
-	eng, err := engine.Open(db, engine.Options{Logger: log, APIKey: key, APISecret: secret, MaxMessageLength: *maxMessageLen, MinFreeDiskSpace: *minFreeDisk, Outbox: outbox.Options{
+	capacity, err := campaignCapacity(*monthlyCapacity, *campaignMAU)
+	if err != nil {
+		_ = db.Close()
+		return err
+	}
+	eng, err := engine.Open(db, engine.Options{Logger: log, APIKey: key, APISecret: secret, MaxMessageLength: *maxMessageLen, MinFreeDiskSpace: *minFreeDisk, MonthlyCapacity: capacity, Outbox: outbox.Options{
 		Brokers: brokers, Topic: *kafkaTopic, PushTopic: *kafkaPushTopic, KafkaCompression: *kafkaCompression,
 		WebhookURL: *webhookURL, WebhookMaxAttempts: *webhookMaxAttempts, WebhookMaxHold: *webhookMaxHold, WebhookTimeout: *webhookTimeout, WebhookConcurrency: *webhookConcurrency,
 	}})
@@ -213,6 +221,20 @@ func stopBroker(log *slog.Logger, b *outbox.Embedded) {
 	t := time.Now()
 	b.Close()
 	log.Info("stopped the embedded kafka broker", "took", time.Since(t))
+}
+
+// campaignCapacity returns the monthly campaign capacity of -campaign.monthlyCapacity or
+// -campaign.mau (3 × MAU, Stream's rule: "3 times the procured MAU volume in message capacity").
+func campaignCapacity(capacity, mau uint64) (uint64, error) {
+	switch {
+	case capacity > 0 && mau > 0:
+		return 0, fmt.Errorf("give -campaign.monthlyCapacity or -campaign.mau (capacity = 3 × MAU), not both")
+	case mau > math.MaxUint64/3:
+		return 0, fmt.Errorf("-campaign.mau %d is too large", mau)
+	case mau > 0:
+		return 3 * mau, nil
+	}
+	return capacity, nil
 }
 
 func splitList(s string) []string {

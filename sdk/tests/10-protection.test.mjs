@@ -67,3 +67,46 @@ test('the 31st GetCampaign in a minute of a -rateLimits=GetCampaign=30 server is
   const listed = await client.queryCampaigns({ id: campaign.id });
   assert.equal(listed.campaigns[0].status, 'draft');
 });
+
+test('monthly capacity: a campaign of 8 with -campaign.monthlyCapacity=5 stops at exactly 5 with stop_reason monthly_capacity and campaign.stopped; the next start is 400 code 4', async () => {
+  const capped = await startServer({ webhook: true, flags: ['-campaign.monthlyCapacity=5'] });
+  try {
+    const c = capped.client();
+    const ids = Array.from({ length: 8 }, (_, i) => `u${i}`);
+    await c.upsertUsers([{ id: 'sender' }, ...ids.map((id) => ({ id }))]);
+    const campaign = c.campaign({
+      sender_id: 'sender', user_ids: ids, message_template: { text: 'hi {{ receiver.id }}' },
+      create_channels: true, channel_template: { type: 'messaging' },
+    });
+    await campaign.create(); // the SDK's create() sends only Stream's fields; update() passes the extension
+    const updated = await campaign.update({ max_messages_per_second: 1000 });
+    assert.equal(updated.campaign.max_messages_per_second, 1000);
+    await campaign.start();
+    const ev = await capped.webhook.waitFor((e) => e.json?.type === 'campaign.stopped', 20000, 'campaign.stopped');
+    assert.equal(ev.json.campaign.stop_reason, 'monthly_capacity');
+    const { campaign: got } = await campaign.get();
+    assert.equal(got.status, 'stopped');
+    assert.equal(got.stop_reason, 'monthly_capacity');
+    assert.equal(got.stats.stats_messages_sent, 5);
+
+    const usage = await capped.raw('GET', '/campaignd/usage', { token: capped.serverToken() });
+    assert.equal(usage.status, 200);
+    assert.equal(usage.json.sent, 5);
+    assert.equal(usage.json.capacity, 5);
+    assert.equal(usage.json.remaining, 0);
+    assert.match(usage.json.month, /^\d{4}-\d\d$/);
+
+    const next = c.campaign({ sender_id: 'sender', user_ids: ['u0'], message_template: { text: 'again' } });
+    await next.create();
+    await rejectsWith(next.start(), 400, 4, /monthly campaign capacity of 5 messages is used up.*0 left.*resets at/);
+
+    // A manual stop says so too.
+    const manual = c.campaign({ sender_id: 'sender', user_ids: ['u0'], message_template: { text: 'later' } });
+    await manual.create();
+    await manual.start({ scheduledFor: new Date(Date.now() + 3600_000).toISOString() });
+    const stopped = await manual.stop();
+    assert.equal(stopped.campaign.stop_reason, 'manual');
+  } finally {
+    await capped.stop();
+  }
+});
