@@ -34,8 +34,8 @@ type crashProc struct {
 	brokers string
 	// flags are added to every start.
 	flags []string
-	cmd     *exec.Cmd
-	logs    *bytes.Buffer
+	cmd   *exec.Cmd
+	logs  *bytes.Buffer
 }
 
 func (p *crashProc) start() {
