@@ -177,7 +177,7 @@ func TestMonthlyCapacityExactAcrossKill9(t *testing.T) {
 	}
 	p.stop()
 
-	db, err := storage.Open(storage.Options{Path: p.data})
+	db, err := storage.Open(storage.Options{Path: filepath.Join(p.data, "pebble")}) // the data directory's store
 	if err != nil {
 		t.Fatal(err)
 	}

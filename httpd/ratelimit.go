@@ -65,6 +65,9 @@ func DefaultRateLimits() map[string]int {
 		"GetCampaignUsage":     1000,
 		"ListDeadLetters":      1000,
 		"ReplayDeadLetters":    60,
+		"CreateSnapshot":       60,
+		"ListSnapshots":        1000,
+		"DeleteSnapshot":       60,
 	}
 }
 
