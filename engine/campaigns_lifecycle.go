@@ -178,6 +178,7 @@ func (e *Engine) beginCampaignLocked(c *Campaign, p *campaignPlan) error {
 	}
 	cs.plans[c.ID] = p
 	cs.mu.Unlock()
+	e.log.Info("campaign started", "campaign", c.ID, "name", c.Name, "sender", c.SenderID)
 	e.launchFanout(c.ID)
 	return nil
 }
@@ -255,7 +256,11 @@ func (e *Engine) stopCampaignLocked(c *Campaign, reason string) error {
 	}
 	e.unscheduleCampaign(c.ID)
 	if wasRunning {
+		run, _ := e.runSnapshot(c.ID)
 		e.signalFanoutStop(c.ID)
+		e.log.Info("campaign stopped", "campaign", c.ID, "sent", run.MessagesSent, "done", run.Done, "recipients", run.Total)
+	} else {
+		e.log.Info("campaign stopped before it started", "campaign", c.ID)
 	}
 	return nil
 }

@@ -149,12 +149,14 @@ func (e *Engine) Stop() {
 func (e *Engine) DB() *storage.DB { return e.db }
 
 // WritePrometheus writes the metrics that belong to this engine's instance rather than to the
-// process (the store's health, campaignd_storage_*) in Prometheus text format. The process-wide
-// counters are VictoriaMetrics' global set; /metrics writes both.
+// process (the store's health, campaignd_storage_*; disk space; campaigns by status and the
+// running campaigns' progress) in Prometheus text format. The process-wide counters are
+// VictoriaMetrics' global set; /metrics writes both.
 func (e *Engine) WritePrometheus(w io.Writer) {
 	e.db.WritePrometheus(w)
 	e.writeDiskMetrics(w)
 	e.writeCapacityMetrics(w)
+	e.writeCampaignMetrics(w)
 }
 
 // MaxMessageLength returns the longest message text accepted, in characters (Options).

@@ -46,6 +46,8 @@ type campaignRun struct {
 	// done is closed with stopped set, to end the throttle's waits.
 	done     chan struct{}
 	doneOnce sync.Once
+	// progress is what the logs and /metrics show of the run (campaignprogress.go).
+	progress runProgress
 }
 
 // launchFanout runs campaign id's fan-out in the background unless it runs already.
@@ -292,6 +294,7 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 	// commit in flight, in chunk order): planned is run plus the chunk in flight.
 	run := c.Run
 	planned := run
+	e.noteRunStart(id, r, &run)
 	var scratch chunkScratch
 	var (
 		inflight    chan error // result of the chunk in flight; nil when none
@@ -304,6 +307,7 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 		err := <-inflight
 		inflight = nil
 		if err == nil {
+			e.chunkCommitted(id, r, &run, &inflightRun)
 			run = inflightRun
 		}
 		return err
@@ -880,6 +884,6 @@ func (e *Engine) completeFanout(id string, r *campaignRun, run *storage.Campaign
 		return fmt.Errorf("cannot complete campaign %q: %w", id, err)
 	}
 	e.unscheduleCampaign(id)
-	e.log.Info("campaign completed", "campaign", id, "messages", c.Run.MessagesSent, "channels_created", c.Run.ChannelsCreated, "skipped", c.Run.Skipped)
+	e.logRunCompleted(id, &c.Run)
 	return nil
 }

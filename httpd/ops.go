@@ -3,7 +3,6 @@ package httpd
 import (
 	"crypto/subtle"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 )
 
@@ -16,11 +15,4 @@ func (s *Server) checkAuthKey(ctx *fasthttp.RequestCtx, key, flag string) bool {
 	}
 	ctx.Error("pass the "+flag+" value as the authKey query parameter", fasthttp.StatusUnauthorized)
 	return false
-}
-
-// writeMetrics writes /metrics: the process-wide set, then the engine's instance metrics.
-func (s *Server) writeMetrics(ctx *fasthttp.RequestCtx) {
-	ctx.SetContentType("text/plain; version=0.0.4")
-	metrics.WritePrometheus(ctx, true)
-	s.e.WritePrometheus(ctx)
 }

@@ -11,7 +11,9 @@ import (
 // path segment.
 type route struct {
 	method string
-	segs   []string
+	// pattern is the path as registered ("/campaigns/{id}/start"), the route's metrics label.
+	pattern string
+	segs    []string
 	// op is the Stream operation name used in error messages ("UpdateUsers failed with error: ...").
 	op string
 	// serverOnly routes reject user tokens with 403 code 17.
@@ -31,7 +33,7 @@ type router struct {
 }
 
 func (rt *router) add(method, pattern, op string, serverOnly bool, h handler) *route {
-	r := &route{method: method, op: op, serverOnly: serverOnly, h: h}
+	r := &route{method: method, pattern: pattern, op: op, serverOnly: serverOnly, h: h}
 	r.segs = strings.Split(strings.Trim(pattern, "/"), "/")
 	rt.routes = append(rt.routes, r)
 	return r

@@ -161,7 +161,7 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 		}
 	}
 	s.srv = &fasthttp.Server{
-		Handler:           s.handle,
+		Handler:           s.serve,
 		Name:              "campaignd",
 		StreamRequestBody: true,
 		// NB: the listener refuses connections past MaxConcurrentConns (with a Stream-shaped
@@ -300,13 +300,11 @@ func appendDuration(dst []byte, d time.Duration) []byte {
 }
 
 var (
-	requestsTotal = metrics.NewCounter(`campaignd_http_requests_total`)
-	errorsTotal   = metrics.NewCounter(`campaignd_http_errors_total`)
+	errorsTotal = metrics.NewCounter(`campaignd_http_errors_total`)
 )
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
-	requestsTotal.Inc()
 	path := ctx.Request.URI().PathOriginal()
 	switch string(path) {
 	case "/healthz":

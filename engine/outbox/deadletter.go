@@ -81,7 +81,7 @@ func (s *webhookSink) deadLetter(ev *Event, out outcome) error {
 	}
 	webhookDeadLetters.Inc()
 	s.met.deadLetters.Inc()
-	s.m.log.Warn("webhook event dead-lettered", "event_id", ev.ID, "type", ev.Type, "seq", ev.Seq, "attempts", out.attempts, "last_error", out.reason)
+	s.m.webhookDead.note(SinkWebhook, ev.ID, out.reason, "type", ev.Type, "seq", ev.Seq, "attempts", out.attempts)
 	return nil
 }
 

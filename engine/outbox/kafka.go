@@ -234,7 +234,7 @@ func (s *kafkaSink) deadLetter(ev *Event, reason string) error {
 		return err
 	}
 	s.met.deadLetters.Inc()
-	s.log.Error("kafka record dead-lettered", "sink", s.sinkName, "event_id", ev.ID, "seq", ev.Seq, "reason", reason)
+	s.m.kafkaDead.note(s.sinkName, ev.ID, reason, "seq", ev.Seq)
 	return nil
 }
 

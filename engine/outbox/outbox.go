@@ -104,6 +104,9 @@ type Manager struct {
 	relays  []*relay
 	webhook *webhookSink
 
+	// Repeated failures are logged as summaries (failurelog.go).
+	webhookDead, kafkaDead, retries *failureLog
+
 	gcMu  sync.Mutex
 	gcSeq uint64
 }
@@ -115,7 +118,11 @@ func New(db *storage.DB, src Source, opts Options) (*Manager, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Manager{opts: opts, db: db, src: src, log: opts.Logger}
+	m := &Manager{opts: opts, db: db, src: src, log: opts.Logger,
+		webhookDead: newFailureLog(opts.Logger, slog.LevelWarn, "webhook event dead-lettered"),
+		kafkaDead:   newFailureLog(opts.Logger, slog.LevelError, "kafka record dead-lettered"),
+		retries:     newFailureLog(opts.Logger, slog.LevelWarn, "outbox delivery failed; retrying"),
+	}
 	gc, _, err := m.loadCursor(gcCursor)
 	if err != nil {
 		return nil, err
@@ -352,7 +359,7 @@ func (r *relay) run(ctx context.Context) {
 			r.met.failed.Inc()
 			r.met.retries.Inc()
 			backoff = nextBackoff(backoff, r.m.opts.RetryBackoff, r.m.opts.RetryMaxBackoff)
-			r.m.log.Warn("outbox delivery failed; retrying", "sink", r.s.name(), "after", r.cursor.Load(), "retry_in", backoff, "err", err)
+			r.m.retries.note(r.s.name(), "", err.Error(), "after", r.cursor.Load(), "retry_in", backoff)
 			if !sleepCtx(ctx, backoff) {
 				return
 			}
