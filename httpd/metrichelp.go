@@ -24,6 +24,9 @@ var metricHelp = map[string]string{
 	"campaignd_campaign_recipients_done":          "Recipients of a running campaign processed so far (sent or skipped).",
 	"campaignd_campaign_messages_sent":            "Messages a running campaign sent so far.",
 
+	"campaignd_campaign_month_sent":     "Campaign messages sent this calendar month (UTC), counted against the monthly capacity.",
+	"campaignd_campaign_month_capacity": "Campaign messages allowed per calendar month (-campaign.monthlyCapacity); 0 = unlimited.",
+
 	"campaignd_users_upserted_total":      "Users written by POST /users.",
 	"campaignd_users_updated_total":       "Users changed by PATCH /users.",
 	"campaignd_users_deleted_total":       "Users deleted (soft or hard).",
