@@ -13,6 +13,7 @@ import (
 	"github.com/campaignd/campaignd/engine"
 	"github.com/campaignd/campaignd/engine/outbox"
 	"github.com/campaignd/campaignd/storage"
+	"github.com/campaignd/campaignd/wire"
 )
 
 // CampaignConfig is the in-process campaign fan-out workload: Recipients users in one all_users
@@ -90,7 +91,7 @@ func PrepareCampaign(cfg CampaignConfig) (*CampaignEnv, error) {
 	}
 	var (
 		broker *outbox.Embedded
-		eopts  engine.Options
+		eopts  = engine.Options{Encoder: wire.Legacy{}}
 	)
 	if cfg.Delivery {
 		// NB: with a data directory, as campaignd -kafka.embedded runs it (kfake's in-memory

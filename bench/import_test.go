@@ -11,6 +11,7 @@ import (
 	"github.com/campaignd/campaignd/engine/filter"
 	"github.com/campaignd/campaignd/httpd"
 	"github.com/campaignd/campaignd/storage"
+	"github.com/campaignd/campaignd/wire"
 )
 
 const (
@@ -25,7 +26,7 @@ func startServer(tb testing.TB, dir string) (url string, e *engine.Engine) {
 	if err != nil {
 		tb.Fatalf("cannot open storage: %s", err)
 	}
-	e, err = engine.Open(db, engine.Options{APIKey: benchKey, APISecret: benchSecret})
+	e, err = engine.Open(db, engine.Options{Encoder: wire.Legacy{}, APIKey: benchKey, APISecret: benchSecret})
 	if err != nil {
 		tb.Fatalf("cannot open engine: %s", err)
 	}
@@ -94,7 +95,7 @@ func BenchmarkImportUsers(b *testing.B) {
 func importedEngine(b *testing.B, n int) (string, *engine.Engine) {
 	b.Helper()
 	url, e := startServer(b, b.TempDir())
-	res, err := e.ImportUsers(bytes.NewReader(UsersNDJSON(n, 0)), engine.ImportOptions{})
+	res, err := e.ImportUsers(bytes.NewReader(UsersNDJSON(n, 0)), engine.ImportOptions{NewDecoder: wire.NewUserDecoder})
 	if err != nil || res.Imported != n {
 		b.Fatalf("cannot import: %+v %v", res, err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/campaignd/campaignd/engine"
 	"github.com/campaignd/campaignd/storage"
+	"github.com/campaignd/campaignd/wire"
 )
 
 // cpuTime returns the CPU time (user + system) the process has used. The machine may be shared:
@@ -31,7 +32,7 @@ func mustOpenBenchEngine(b *testing.B) *engine.Engine {
 	if err != nil {
 		b.Fatalf("cannot open storage: %s", err)
 	}
-	e, err := engine.Open(db, engine.Options{})
+	e, err := engine.Open(db, engine.Options{Encoder: wire.Legacy{}})
 	if err != nil {
 		b.Fatalf("cannot open engine: %s", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/campaignd/campaignd/engine"
 	"github.com/campaignd/campaignd/storage"
+	"github.com/campaignd/campaignd/wire"
 )
 
 // StorageLimitConfig is the storage-limit workload: per recipient, only the records an
@@ -123,7 +124,7 @@ func RunStorageLimit(cfg StorageLimitConfig) (*StorageLimitResult, error) {
 		members:    []string{"sender", ""},
 		run:        storage.CampaignRun{Frozen: true, Kind: storage.AudienceUsers, Total: uint64(cfg.Recipients)},
 	}
-	w.custom = append(engine.AppendJSONString([]byte(`{"campaign_id":`), w.campaignID), '}')
+	w.custom = append(wire.AppendString([]byte(`{"campaign_id":`), w.campaignID), '}')
 
 	// NB: Open flushed what the WAL of an earlier pass held; the compactions that follow would
 	// share the machine with the measured pass.

@@ -153,7 +153,7 @@ func compactJSON(field string, raw json.RawMessage, kind byte) ([]byte, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
-	b, err := AppendCompactJSON(nil, raw)
+	b, err := appendCompactJSON(nil, raw)
 	if err != nil {
 		return nil, InputError(field, "%s is not valid JSON: %s", field, err)
 	}

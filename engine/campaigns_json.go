@@ -11,18 +11,18 @@ import (
 // page (each a UserResponse object).
 func (e *Engine) AppendCampaignJSON(dst []byte, c *Campaign, users [][]byte) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = AppendJSONString(dst, c.ID)
+	dst = appendJSONString(dst, c.ID)
 	dst = append(dst, `,"name":`...)
-	dst = AppendJSONString(dst, c.Name)
+	dst = appendJSONString(dst, c.Name)
 	dst = append(dst, `,"description":`...)
-	dst = AppendJSONString(dst, c.Description)
+	dst = appendJSONString(dst, c.Description)
 	dst = append(dst, `,"status":`...)
-	dst = AppendJSONString(dst, c.Status)
+	dst = appendJSONString(dst, c.Status)
 	dst = append(dst, `,"sender_id":`...)
-	dst = AppendJSONString(dst, c.SenderID)
+	dst = appendJSONString(dst, c.SenderID)
 	if u, found, err := e.GetUser(c.SenderID); err == nil && found {
 		dst = append(dst, `,"sender":`...)
-		dst = AppendUserJSON(dst, u)
+		dst = e.enc.AppendUser(dst, u)
 	}
 	dst = append(dst, `,"sender_mode":`...)
 	dst = appendNullableString(dst, c.SenderMode)
@@ -57,11 +57,11 @@ func (e *Engine) AppendCampaignJSON(dst []byte, c *Campaign, users [][]byte) []b
 	dst = strconv.AppendBool(dst, c.SkipWebhook)
 	if c.ScheduledFor != 0 {
 		dst = append(dst, `,"scheduled_for":`...)
-		dst = AppendTime(dst, time.Unix(0, c.ScheduledFor))
+		dst = appendTime(dst, time.Unix(0, c.ScheduledFor))
 	}
 	if c.StopAt != 0 {
 		dst = append(dst, `,"stop_at":`...)
-		dst = AppendTime(dst, time.Unix(0, c.StopAt))
+		dst = appendTime(dst, time.Unix(0, c.StopAt))
 	}
 	// NB: extensions (unknown keys are harmless to the SDK): the throttle, and why it stopped.
 	if c.MaxPerSecond != 0 {
@@ -70,12 +70,12 @@ func (e *Engine) AppendCampaignJSON(dst []byte, c *Campaign, users [][]byte) []b
 	}
 	if c.Status == storage.CampaignStopped && c.StopReason != "" {
 		dst = append(dst, `,"stop_reason":`...)
-		dst = AppendJSONString(dst, c.StopReason)
+		dst = appendJSONString(dst, c.StopReason)
 	}
 	dst = append(dst, `,"created_at":`...)
-	dst = AppendTime(dst, time.Unix(0, c.CreatedAt))
+	dst = appendTime(dst, time.Unix(0, c.CreatedAt))
 	dst = append(dst, `,"updated_at":`...)
-	dst = AppendTime(dst, time.Unix(0, c.UpdatedAt))
+	dst = appendTime(dst, time.Unix(0, c.UpdatedAt))
 	dst = append(dst, `,"stats":`...)
 	dst = appendStatsJSON(dst, &c.Campaign, &c.Run)
 	return append(dst, '}')
@@ -104,25 +104,25 @@ func appendStatsJSON(dst []byte, c *storage.Campaign, r *storage.CampaignRun) []
 	dst = strconv.AppendUint(dst, r.Skipped, 10)
 	if r.StartedAt != 0 {
 		dst = append(dst, `,"stats_started_at":`...)
-		dst = AppendTime(dst, time.Unix(0, r.StartedAt))
+		dst = appendTime(dst, time.Unix(0, r.StartedAt))
 	}
 	if r.CompletedAt != 0 {
 		dst = append(dst, `,"stats_completed_at":`...)
-		dst = AppendTime(dst, time.Unix(0, r.CompletedAt))
+		dst = appendTime(dst, time.Unix(0, r.CompletedAt))
 	}
 	return append(dst, '}')
 }
 
 func appendMessageTemplateJSON(dst []byte, m *storage.MessageTemplate) []byte {
 	dst = append(dst, `{"text":`...)
-	dst = AppendJSONString(dst, m.Text)
+	dst = appendJSONString(dst, m.Text)
 	dst = append(dst, `,"attachments":`...)
 	dst = appendRawOr(dst, m.Attachments, "[]")
 	dst = append(dst, `,"custom":`...)
 	dst = appendRawOr(dst, m.Custom, "{}")
 	if m.PollID != "" {
 		dst = append(dst, `,"poll_id":`...)
-		dst = AppendJSONString(dst, m.PollID)
+		dst = appendJSONString(dst, m.PollID)
 	}
 	if m.Searchable != 0 {
 		dst = append(dst, `,"searchable":`...)
@@ -133,14 +133,14 @@ func appendMessageTemplateJSON(dst []byte, m *storage.MessageTemplate) []byte {
 
 func appendChannelTemplateJSON(dst []byte, ch *storage.ChannelTemplate) []byte {
 	dst = append(dst, `{"type":`...)
-	dst = AppendJSONString(dst, ch.Type)
+	dst = appendJSONString(dst, ch.Type)
 	if ch.ID != "" {
 		dst = append(dst, `,"id":`...)
-		dst = AppendJSONString(dst, ch.ID)
+		dst = appendJSONString(dst, ch.ID)
 	}
 	if ch.Team != "" {
 		dst = append(dst, `,"team":`...)
-		dst = AppendJSONString(dst, ch.Team)
+		dst = appendJSONString(dst, ch.Team)
 	}
 	dst = append(dst, `,"members":`...)
 	dst = appendStringArray(dst, ch.Members)
@@ -151,10 +151,10 @@ func appendChannelTemplateJSON(dst []byte, ch *storage.ChannelTemplate) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"user_id":`...)
-		dst = AppendJSONString(dst, mt.UserID)
+		dst = appendJSONString(dst, mt.UserID)
 		if mt.ChannelRole != "" {
 			dst = append(dst, `,"channel_role":`...)
-			dst = AppendJSONString(dst, mt.ChannelRole)
+			dst = appendJSONString(dst, mt.ChannelRole)
 		}
 		dst = append(dst, `,"custom":`...)
 		dst = appendRawOr(dst, mt.Custom, "{}")
@@ -194,7 +194,7 @@ func appendNullableString(dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, "null"...)
 	}
-	return AppendJSONString(dst, s)
+	return appendJSONString(dst, s)
 }
 
 func appendStringArray(dst []byte, ss []string) []byte {
@@ -203,7 +203,7 @@ func appendStringArray(dst []byte, ss []string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = AppendJSONString(dst, s)
+		dst = appendJSONString(dst, s)
 	}
 	return append(dst, ']')
 }

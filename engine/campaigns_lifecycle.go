@@ -90,13 +90,13 @@ func (e *Engine) StartCampaign(id string, opts *StartOptions) (*Campaign, error)
 	var schedFor, stopAt int64
 	if opts.ScheduledFor != nil && *opts.ScheduledFor != "" {
 		var err error
-		if schedFor, err = ParseTime("scheduled_for", *opts.ScheduledFor); err != nil {
+		if schedFor, err = parseTime("scheduled_for", *opts.ScheduledFor); err != nil {
 			return nil, err
 		}
 	}
 	if opts.StopAt != nil && *opts.StopAt != "" {
 		var err error
-		if stopAt, err = ParseTime("stop_at", *opts.StopAt); err != nil {
+		if stopAt, err = parseTime("stop_at", *opts.StopAt); err != nil {
 			return nil, err
 		}
 		after := now.UnixNano()
@@ -292,9 +292,9 @@ func (e *Engine) DeleteCampaign(id string) error {
 func (e *Engine) emitCampaignEvent(tx *Tx, typ string, c *Campaign) {
 	now := e.Now()
 	b := append([]byte(nil), `{"type":`...)
-	b = AppendJSONString(b, typ)
+	b = appendJSONString(b, typ)
 	b = append(b, `,"created_at":`...)
-	b = AppendTime(b, now)
+	b = appendTime(b, now)
 	b = append(b, `,"campaign":`...)
 	b = e.AppendCampaignJSON(b, c, nil)
 	b = append(b, '}')

@@ -110,7 +110,7 @@ func (e *Engine) usersJSON(ords []uint32) ([][]byte, error) {
 			return nil, err
 		}
 		if found {
-			users = append(users, AppendUserJSON(nil, u))
+			users = append(users, e.enc.AppendUser(nil, u))
 		}
 	}
 	return users, nil

@@ -15,9 +15,9 @@ import (
 // (nil when the channel has no creator). Custom fields are top-level keys.
 func AppendChannelJSON(dst []byte, ch *storage.Channel, createdBy []byte) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = AppendJSONString(dst, ch.ID)
+	dst = appendJSONString(dst, ch.ID)
 	dst = append(dst, `,"type":`...)
-	dst = AppendJSONString(dst, ch.Type)
+	dst = appendJSONString(dst, ch.Type)
 	dst = append(dst, `,"cid":`...)
 	dst = appendCID(dst, ch.Type, ch.ID)
 	dst = append(dst, `,"created_at":`...)
@@ -42,7 +42,7 @@ func AppendChannelJSON(dst []byte, ch *storage.Channel, createdBy []byte) []byte
 	}
 	if ch.Team != "" {
 		dst = append(dst, `,"team":`...)
-		dst = AppendJSONString(dst, ch.Team)
+		dst = appendJSONString(dst, ch.Team)
 	}
 	dst = append(dst, `,"hidden":false,"config":{},"own_capabilities":[]`...)
 	dst = appendCustomFields(dst, ch.Custom)
@@ -54,7 +54,7 @@ func appendCID(dst []byte, typ, id string) []byte {
 	dst = append(dst, '"')
 	dst = append(dst, typ...)
 	dst = append(dst, ':')
-	q := AppendJSONString(dst, id)
+	q := appendJSONString(dst, id)
 	// Drop the opening quote AppendJSONString added after ':'.
 	copy(q[len(dst):], q[len(dst)+1:])
 	return q[:len(q)-1]
@@ -64,7 +64,7 @@ func appendCID(dst []byte, typ, id string) []byte {
 // creator marks the channel's creator (legacy role "owner"); user is the UserResponse.
 func AppendMemberJSON(dst []byte, userID string, m *storage.Member, creator bool, user []byte) []byte {
 	dst = append(dst, `{"user_id":`...)
-	dst = AppendJSONString(dst, userID)
+	dst = appendJSONString(dst, userID)
 	dst = append(dst, `,"user":`...)
 	dst = append(dst, user...)
 	dst = append(dst, `,"created_at":`...)
@@ -76,7 +76,7 @@ func AppendMemberJSON(dst []byte, userID string, m *storage.Member, creator bool
 		role = DefaultChannelRole
 	}
 	dst = append(dst, `,"channel_role":`...)
-	dst = AppendJSONString(dst, role)
+	dst = appendJSONString(dst, role)
 	legacy := "member"
 	switch {
 	case creator:
@@ -98,17 +98,17 @@ func AppendMemberJSON(dst []byte, userID string, m *storage.Member, creator bool
 // UserResponses of m.MentionedUsers (in order; may be shorter when users are gone).
 func AppendMessageJSON(dst []byte, typ, id string, m *storage.Message, user []byte, mentioned [][]byte) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = AppendJSONString(dst, m.ID)
+	dst = appendJSONString(dst, m.ID)
 	dst = append(dst, `,"text":`...)
-	dst = AppendJSONString(dst, m.Text)
+	dst = appendJSONString(dst, m.Text)
 	dst = append(dst, `,"html":`...)
 	if m.HTML != "" {
-		dst = AppendJSONString(dst, m.HTML)
+		dst = appendJSONString(dst, m.HTML)
 	} else {
 		dst = appendTextHTML(dst, m.Text)
 	}
 	dst = append(dst, `,"type":`...)
-	dst = AppendJSONString(dst, m.Type)
+	dst = appendJSONString(dst, m.Type)
 	dst = append(dst, `,"user":`...)
 	dst = append(dst, user...)
 	dst = append(dst, `,"cid":`...)
@@ -135,13 +135,13 @@ func AppendMessageJSON(dst []byte, typ, id string, m *storage.Message, user []by
 	dst = append(dst, `,"pinned":false,"pinned_at":null,"pinned_by":null,"pin_expires":null,"shadowed":false,"mentioned_channel":false,"mentioned_here":false,"restricted_visibility":[]`...)
 	if m.ParentID != "" {
 		dst = append(dst, `,"parent_id":`...)
-		dst = AppendJSONString(dst, m.ParentID)
+		dst = appendJSONString(dst, m.ParentID)
 		dst = append(dst, `,"show_in_channel":`...)
 		dst = appendBool(dst, m.ShowInChannel)
 	}
 	if m.PollID != "" {
 		dst = append(dst, `,"poll_id":`...)
-		dst = AppendJSONString(dst, m.PollID)
+		dst = appendJSONString(dst, m.PollID)
 	}
 	dst = append(dst, `,"i18n":null`...)
 	dst = appendCustomFields(dst, m.Custom)
@@ -175,7 +175,7 @@ func appendTextHTML(dst []byte, text string) []byte {
 		}
 	}
 	h = append(h, "</p>\n"...)
-	return AppendJSONString(dst, bytesconv.UnsafeString(h))
+	return appendJSONString(dst, bytesconv.UnsafeString(h))
 }
 
 // appendEventHead appends `{"type":...,"cid":...,"channel_id":...,"channel_type":...`.
@@ -185,9 +185,9 @@ func appendEventHead(dst []byte, typ string, ch *storage.Channel) []byte {
 	dst = append(dst, `","cid":`...)
 	dst = appendCID(dst, ch.Type, ch.ID)
 	dst = append(dst, `,"channel_id":`...)
-	dst = AppendJSONString(dst, ch.ID)
+	dst = appendJSONString(dst, ch.ID)
 	dst = append(dst, `,"channel_type":`...)
-	return AppendJSONString(dst, ch.Type)
+	return appendJSONString(dst, ch.Type)
 }
 
 // appendChannelCreatedJSON appends the channel.created event body (wire spec §8.3): ch as created
@@ -205,7 +205,7 @@ func appendChannelCreatedJSON(dst []byte, ch *storage.Channel, creator, members 
 	dst = strconv.AppendUint(dst, uint64(ch.MemberCount), 10)
 	if ch.Team != "" {
 		dst = append(dst, `,"team":`...)
-		dst = AppendJSONString(dst, ch.Team)
+		dst = appendJSONString(dst, ch.Team)
 	}
 	dst = append(dst, `,"created_at":`...)
 	dst = appendNanos(dst, now)
@@ -218,7 +218,7 @@ func appendChannelCreatedJSON(dst []byte, ch *storage.Channel, creator, members 
 func appendMessageNewJSON(dst []byte, ch *storage.Channel, m *storage.Message, author []byte, mentioned [][]byte, members []byte) []byte {
 	dst = appendEventHead(dst, "message.new", ch)
 	dst = append(dst, `,"message_id":`...)
-	dst = AppendJSONString(dst, m.ID)
+	dst = appendJSONString(dst, m.ID)
 	dst = append(dst, `,"message":`...)
 	dst = AppendMessageJSON(dst, ch.Type, ch.ID, m, author, mentioned)
 	dst = append(dst, `,"user":`...)
@@ -231,7 +231,7 @@ func appendMessageNewJSON(dst []byte, ch *storage.Channel, m *storage.Message, a
 	dst = strconv.AppendUint(dst, ch.MessageCount, 10)
 	if ch.Team != "" {
 		dst = append(dst, `,"team":`...)
-		dst = AppendJSONString(dst, ch.Team)
+		dst = appendJSONString(dst, ch.Team)
 	}
 	dst = append(dst, `,"created_at":`...)
 	dst = appendNanos(dst, m.CreatedAt)

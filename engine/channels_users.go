@@ -12,15 +12,9 @@ func (e *Engine) userJSON(dst []byte, ord uint32) ([]byte, error) {
 		return dst, err
 	}
 	if !ok {
-		return appendGoneUserJSON(dst, e.db.Users.ID(ord)), nil
+		return e.enc.AppendGoneUser(dst, e.db.Users.ID(ord)), nil
 	}
-	return AppendUserJSON(dst, u), nil
-}
-
-func appendGoneUserJSON(dst []byte, id string) []byte {
-	dst = append(dst, `{"id":`...)
-	dst = AppendJSONString(dst, id)
-	return append(dst, '}')
+	return e.enc.AppendUser(dst, u), nil
 }
 
 // UserJSONCache holds encoded UserResponses by user ordinal so that a caller writing or reading
@@ -36,7 +30,7 @@ type UserJSONCache struct {
 // NewUserJSONCache returns an empty cache.
 func (e *Engine) NewUserJSONCache() *UserJSONCache { return &UserJSONCache{e: e} }
 
-// Put stores the UserResponse of ord (e.g. AppendUserJSON of a record the caller loaded).
+// Put stores the UserResponse of ord (e.g. Encoder.AppendUser of a record the caller loaded).
 // The cache keeps j: the caller must not modify it afterwards.
 func (c *UserJSONCache) Put(ord uint32, j []byte) {
 	if c.m == nil {
@@ -86,14 +80,14 @@ func (c *UserJSONCache) load(ords []uint32) error {
 		c.m = make(map[uint32][]byte, len(need))
 	}
 	err := c.e.UsersByOrdinals(need, func(ord uint32, u *storage.User) {
-		c.m[ord] = AppendUserJSON(nil, u)
+		c.m[ord] = c.e.enc.AppendUser(nil, u)
 	})
 	if err != nil {
 		return err
 	}
 	for _, o := range need {
 		if _, ok := c.m[o]; !ok {
-			c.m[o] = appendGoneUserJSON(nil, c.e.db.Users.ID(o))
+			c.m[o] = c.e.enc.AppendGoneUser(nil, c.e.db.Users.ID(o))
 		}
 	}
 	return nil

@@ -443,11 +443,11 @@ type QueryChannelsRequest struct {
 func (e *Engine) QueryChannels(dst []byte, req *QueryChannelsRequest) ([]byte, error) {
 	f, err := filter.Compile(req.Filter, filter.ChannelSchema)
 	if err != nil {
-		return dst, filterInputError("filter_conditions", err)
+		return dst, FilterInputError("filter_conditions", err)
 	}
 	sort, err := filter.ParseSort(req.Sort, filter.ChannelSchema)
 	if err != nil {
-		return dst, filterInputError("sort", err)
+		return dst, FilterInputError("sort", err)
 	}
 	if len(sort) == 0 {
 		sort = []filter.SortField{{Field: "last_updated", Source: "last_updated", Kind: filter.KindTime, Direction: -1}}

@@ -158,9 +158,9 @@ func (r *chunkRenderer) load(e *Engine, rd *storage.RecordReader, it *storage.Ch
 		if err := r.user.UnmarshalNoCopy(v); err != nil {
 			return false, fmt.Errorf("cannot read user %d: %w", it.User, err)
 		}
-		r.rcv = AppendUserJSON(r.rcv, &r.user)
+		r.rcv = e.enc.AppendUser(r.rcv, &r.user)
 	} else {
-		r.rcv = appendGoneUserJSON(r.rcv, e.db.Users.ID(it.User))
+		r.rcv = e.enc.AppendGoneUser(r.rcv, e.db.Users.ID(it.User))
 	}
 	return true, nil
 }
@@ -297,9 +297,9 @@ func (r *chunkRenderer) userJSON(e *Engine, rd *storage.RecordReader, ord uint32
 		if err := u.UnmarshalNoCopy(v); err != nil {
 			return nil, fmt.Errorf("cannot read user %d: %w", ord, err)
 		}
-		j = AppendUserJSON(nil, &u)
+		j = e.enc.AppendUser(nil, &u)
 	} else {
-		j = appendGoneUserJSON(nil, e.db.Users.ID(ord))
+		j = e.enc.AppendGoneUser(nil, e.db.Users.ID(ord))
 	}
 	r.users[ord] = j
 	return j, nil

@@ -10,10 +10,11 @@
 //	outbox.go            wiring of the engine/outbox relays (sinks, dead letters)
 //	locks.go             recordLocks: the stripes of users, segments and campaigns
 //	latch.go             latchTable: one latch per channel being written
-//	users.go             users: upsert, partial update, delete, reads and scans (UserDoc)
-//	userdecode.go        request decoding of users (UserDecoder), userimport.go the NDJSON import
-//	userquery.go         GET /users (ParseUserQuery, QueryUsers)
-//	userjson.go          UserResponse encoders
+//	encoder.go           Encoder: the Stream JSON the engine needs (template objects, event
+//	                     bodies), injected through Options (wire.Legacy)
+//	users.go             users: upsert, partial update (UserPatch), delete, reads, scans (UserDoc)
+//	userimport.go        the NDJSON import (lines decoded by an ImportOptions.NewDecoder)
+//	userquery.go         GET /users (UserQuery, QueryUsers)
 //	channels.go          channel Tx functions (ChannelTx, CreateChannelTx, AddMemberTx), ids
 //	channelstate.go      channel API (get-or-create, send, queryChannels)
 //	messages.go          AppendMessageTx, message reads

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,9 @@ import (
 
 // Options configures the engine. A zero field means the default.
 type Options struct {
+	// Encoder renders the Stream JSON the engine stores and reads (event bodies, template
+	// objects): wire.Legacy{}. Required.
+	Encoder Encoder
 	// Logger for engine events. Default: slog.Default().
 	Logger *slog.Logger
 	// APIKey and APISecret identify the app; the secret signs webhooks.
@@ -64,6 +68,9 @@ func (o *Options) EnsureDefaults() {
 
 // Validate reports options that cannot work.
 func (o *Options) Validate() error {
+	if o.Encoder == nil {
+		return errors.New("engine: Options.Encoder is required: pass wire.Legacy{}")
+	}
 	if o.MaxMessageLength < 1 || o.MaxMessageLength > MaxMaxMessageLength {
 		return fmt.Errorf("engine: MaxMessageLength %d is outside 1..%d", o.MaxMessageLength, MaxMaxMessageLength)
 	}
@@ -83,6 +90,7 @@ type Engine struct {
 	opts Options
 	log  *slog.Logger
 	db   *storage.DB
+	enc  Encoder
 
 	seq seqAllocator
 
@@ -113,6 +121,7 @@ func Open(db *storage.DB, opts Options) (*Engine, error) {
 		opts:       opts,
 		log:        opts.Logger,
 		db:         db,
+		enc:        opts.Encoder,
 		outboxWake: make(chan struct{}, 1),
 		stopCh:     make(chan struct{}),
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/campaignd/campaignd/bitmap"
+	"github.com/campaignd/campaignd/engine/filter"
 	"github.com/campaignd/campaignd/internal/bytesconv"
 	"github.com/campaignd/campaignd/storage"
 )
@@ -133,7 +134,7 @@ func (e *Engine) newFanoutPlan(c *Campaign) (*fanoutPlan, error) {
 		return nil, InputError("sender_id", "the sender %q no longer exists", c.SenderID)
 	}
 	p.senderOrd, _ = e.db.Users.Lookup(c.SenderID)
-	p.senderJSON = AppendUserJSON(nil, sender)
+	p.senderJSON = e.enc.AppendUser(nil, sender)
 	cp, err := e.runPlan(&c.Campaign)
 	if err != nil {
 		return nil, err
@@ -151,7 +152,7 @@ func (e *Engine) newFanoutPlan(c *Campaign) (*fanoutPlan, error) {
 			return
 		}
 		seen[ord] = true
-		p.members = append(p.members, MemberSpec{User: ord, ChannelRole: role, Custom: custom, UserJSON: AppendUserJSON(nil, u)})
+		p.members = append(p.members, MemberSpec{User: ord, ChannelRole: role, Custom: custom, UserJSON: e.enc.AppendUser(nil, u)})
 	}
 	for _, id := range c.Channel.Members {
 		addMember(id, "", nil)
@@ -164,11 +165,11 @@ func (e *Engine) newFanoutPlan(c *Campaign) (*fanoutPlan, error) {
 		p.chunkMembers = append(p.chunkMembers, storage.ChunkMember{User: m.User, Role: m.ChannelRole, Custom: m.Custom})
 	}
 	p.custom = append(p.custom, '{')
-	if m := objectMembers(c.Message.Custom); m != nil {
+	if m := filter.ObjectMembers(c.Message.Custom); m != nil {
 		p.custom = append(append(p.custom, m...), ',')
 	}
 	p.custom = append(p.custom, `"campaign_id":`...)
-	p.custom = AppendJSONString(p.custom, c.ID)
+	p.custom = appendJSONString(p.custom, c.ID)
 	p.custom = append(p.custom, '}')
 	return p, nil
 }
@@ -516,7 +517,7 @@ func (e *Engine) prepareChunk(p *fanoutPlan, ch *fanoutChunk) error {
 	members := []string{p.senderID, ""}
 	err := e.UsersByOrdinals(ch.ords, func(ord uint32, u *storage.User) {
 		start := len(arena)
-		arena = AppendUserJSON(arena, u)
+		arena = e.enc.AppendUser(arena, u)
 		it := fanoutItem{recipient: strings.Clone(u.ID), userOrd: ord, chanType: p.chanType}
 		// NB: arena may move while growing; userJSON is re-sliced after the loop.
 		it.userJSON = arena[start:len(arena):len(arena)]

@@ -63,10 +63,14 @@ func newTestEngine(t testing.TB) (*Engine, *testClock) {
 // testEngineClosers holds closeTestEngine's function of every open test engine.
 var testEngineClosers sync.Map // *Engine -> func()
 
-// openTestEngine opens an engine (not started) over the store in dir. Opening the directory of an
-// engine closed with closeTestEngine is a restart. Cleanup closes the engine if the test did not.
+// openTestEngine opens an engine (not started) over the store in dir, with testEncoder unless
+// opts has an Encoder. Opening the directory of an engine closed with closeTestEngine is a
+// restart. Cleanup closes the engine if the test did not.
 func openTestEngine(t testing.TB, dir string, opts Options) *Engine {
 	t.Helper()
+	if opts.Encoder == nil {
+		opts.Encoder = testEncoder{}
+	}
 	db, err := storage.Open(storage.Options{Path: dir})
 	if err != nil {
 		t.Fatalf("cannot open storage: %s", err)
@@ -224,4 +228,66 @@ func wantCode(t testing.TB, err error, code int) {
 	if !errors.As(err, &ae) || ae.Code != code {
 		t.Fatalf("unexpected error; got %v; want code %d", err, code)
 	}
+}
+
+// testEncoder is the engine tests' Encoder (the engine cannot import wire, which imports it): JSON
+// objects with a record's fields under their wire names and custom fields at the top level, all
+// that templates read and what the tests look at. Stream's exact shapes are tested in package
+// wire and, end to end, in httpd.
+type testEncoder struct{}
+
+func (testEncoder) AppendUser(dst []byte, u *storage.User) []byte {
+	m := map[string]any{}
+	if len(u.Custom) > 0 {
+		if err := json.Unmarshal(u.Custom, &m); err != nil {
+			panic(fmt.Sprintf("BUG: custom data of user %q is not JSON: %s", u.ID, err))
+		}
+	}
+	m["id"], m["role"], m["teams"], m["banned"] = u.ID, u.Role, u.Teams, u.Banned
+	if u.Name != "" {
+		m["name"] = u.Name
+	}
+	if u.Image != "" {
+		m["image"] = u.Image
+	}
+	if u.Language != "" {
+		m["language"] = u.Language
+	}
+	return appendTestJSON(dst, m)
+}
+
+func (testEncoder) AppendGoneUser(dst []byte, id string) []byte {
+	return appendTestJSON(dst, map[string]any{"id": id})
+}
+
+func appendTestJSON(dst []byte, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("BUG: cannot encode %v: %s", v, err))
+	}
+	return append(dst, b...)
+}
+
+// testLineDecoder is the engine tests' UserLineDecoder: a JSON object with a string "id"; every
+// other key is a custom field (keys sorted). wire.UserDecoder is tested in package wire.
+type testLineDecoder struct{}
+
+func newTestLineDecoder() UserLineDecoder { return testLineDecoder{} }
+
+func (testLineDecoder) Reset() {}
+
+func (testLineDecoder) DecodeUserLine(line []byte, u *storage.User) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(line, &m); err != nil {
+		return InputError("", "the line is not a JSON object: %s", err)
+	}
+	*u = storage.User{}
+	if err := json.Unmarshal(m["id"], &u.ID); err != nil || u.ID == "" {
+		return InputError("id", "the user has no string \"id\"")
+	}
+	delete(m, "id")
+	if len(m) > 0 {
+		u.Custom = appendTestJSON(nil, m)
+	}
+	return nil
 }

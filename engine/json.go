@@ -4,21 +4,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"reflect"
 	"time"
 	"unicode/utf8"
 
 	"github.com/campaignd/campaignd/engine/filter"
 )
 
-// JSON encoding helpers shared by every wire encoder (API replies and outbox event bodies).
-// They are append-style and allocation-free.
+// JSON helpers of the encoders that are still in the engine (channels, segments, campaigns);
+// package wire holds the same primitives for everything it encodes.
 
 const hexDigits = "0123456789abcdef"
 
-// AppendJSONString appends s as a JSON string literal, escaping as encoding/json does (minus HTML
+// appendJSONString appends s as a JSON string literal, escaping as encoding/json does (minus HTML
 // escaping). Invalid UTF-8 becomes U+FFFD.
-func AppendJSONString(dst []byte, s string) []byte {
+func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -66,19 +65,19 @@ func AppendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// TimeLayout is the wire format of timestamps: RFC 3339, UTC, microseconds, as Stream writes them.
-const TimeLayout = "2006-01-02T15:04:05.000000Z07:00"
+// timeLayout is the wire format of timestamps: RFC 3339, UTC, microseconds, as Stream writes them.
+const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
 
-// AppendTime appends t as a quoted wire timestamp.
-func AppendTime(dst []byte, t time.Time) []byte {
+// appendTime appends t as a quoted wire timestamp.
+func appendTime(dst []byte, t time.Time) []byte {
 	t = t.UTC()
 	y, mo, d := t.Date()
 	if y < 0 || y > 9999 {
 		dst = append(dst, '"')
-		dst = t.AppendFormat(dst, TimeLayout)
+		dst = t.AppendFormat(dst, timeLayout)
 		return append(dst, '"')
 	}
-	// NB: hand-rolled TimeLayout for UTC: event bodies hold many timestamps and AppendFormat's
+	// NB: hand-rolled timeLayout for UTC: event bodies hold many timestamps and AppendFormat's
 	// general path was a quarter of the fan-out's encoding time.
 	h, mi, s := t.Clock()
 	us := t.Nanosecond() / 1000
@@ -91,12 +90,12 @@ func AppendTime(dst []byte, t time.Time) []byte {
 		byte('0'+us/100%10), byte('0'+us/10%10), byte('0'+us%10), 'Z', '"')
 }
 
-// ParseTime parses the request timestamp s of field (RFC 3339, fractional seconds optional) into
+// parseTime parses the request timestamp s of field (RFC 3339, fractional seconds optional) into
 // unix nanoseconds truncated to microseconds, the precision of wire timestamps. Every decoder of
 // request times uses it (users, campaign schedules; filters use filter.ParseTime, the same parser).
 // A time outside filter.MinTime..filter.MaxTime, which int64 nanoseconds cannot all hold, is a
 // code-4 *Error naming field and the range, never a wrapped-around time.
-func ParseTime(field, s string) (int64, error) {
+func parseTime(field, s string) (int64, error) {
 	n, err := filter.ParseTime(s)
 	switch {
 	case errors.Is(err, filter.ErrTimeRange):
@@ -105,18 +104,6 @@ func ParseTime(field, s string) (int64, error) {
 		return 0, InputError(field, "%s must be an RFC 3339 timestamp such as \"2030-01-02T15:04:05Z\", not %q", field, s)
 	}
 	return truncMicros(n), nil
-}
-
-// Request decoding helpers shared by every request decoder.
-
-// JSONKind names the kind of the raw JSON value raw for error messages: "a string", "a number",
-// "an object", "an array", "a boolean", "null" or "nothing".
-func JSONKind(raw []byte) string {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	return jsonKindOf(raw[0])
 }
 
 // jsonKindOf names the kind of the JSON value that starts with byte c.
@@ -136,8 +123,8 @@ func jsonKindOf(c byte) string {
 	return "a number"
 }
 
-// AppendCompactJSON appends raw, which must be valid JSON, to dst without insignificant spaces.
-func AppendCompactJSON(dst, raw []byte) ([]byte, error) {
+// appendCompactJSON appends raw, which must be valid JSON, to dst without insignificant spaces.
+func appendCompactJSON(dst, raw []byte) ([]byte, error) {
 	buf := bytes.NewBuffer(dst)
 	if err := json.Compact(buf, raw); err != nil {
 		return dst, err
@@ -145,44 +132,22 @@ func AppendCompactJSON(dst, raw []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// JSONInputError turns err, from decoding a JSON request with encoding/json, into a code-4 error
-// naming the field of the wrong type and what to send instead. what names the whole JSON (e.g.
-// "the request body"); field is the request field it came in ("" for a request body).
-func JSONInputError(field, what string, err error) *Error {
-	var (
-		se *json.SyntaxError
-		te *json.UnmarshalTypeError
-	)
-	switch {
-	case errors.As(err, &se):
-		return InputError(field, "%s is not valid JSON (offset %d: %s); send a JSON object", what, se.Offset, se)
-	case errors.As(err, &te) && te.Field != "":
-		return InputError(te.Field, "field %q must be %s, not %s", te.Field, goJSONKind(te.Type), te.Value)
-	case errors.As(err, &te):
-		return InputError(field, "%s must be a JSON object, not %s", what, te.Value)
-	}
-	return InputError(field, "cannot decode %s: %s", what, err)
+func appendNanos(dst []byte, n int64) []byte {
+	return appendTime(dst, time.Unix(0, n))
 }
 
-// goJSONKind names the JSON kind that decodes into a value of type t.
-func goJSONKind(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+func appendBool(dst []byte, b bool) []byte {
+	if b {
+		return append(dst, "true"...)
 	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
+	return append(dst, "false"...)
+}
+
+// appendCustomFields appends the members of the raw JSON object custom, each preceded by a comma:
+// custom fields as top-level keys of the object being encoded.
+func appendCustomFields(dst, custom []byte) []byte {
+	if m := filter.ObjectMembers(custom); m != nil {
+		dst = append(append(dst, ','), m...)
 	}
-	return t.String()
+	return dst
 }

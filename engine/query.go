@@ -45,9 +45,10 @@ func (q *QueryParams) checkPageCursors() error {
 	return nil
 }
 
-// filterInputError turns a filter or sort mistake into a code-4 error naming the field it is
-// about (param when the mistake is about the whole filter or sort).
-func filterInputError(param string, err error) error {
+// FilterInputError turns a filter or sort mistake (from filter.Compile or filter.ParseSort of
+// request field param) into a code-4 error naming the field it is about (param when the mistake
+// is about the whole filter or sort).
+func FilterInputError(param string, err error) error {
 	var fe *filter.Error
 	if errors.As(err, &fe) {
 		field := fe.Field
@@ -80,11 +81,11 @@ var byCreatedDesc = []filter.SortField{{Field: "created_at", Source: "created_at
 func parseRecordQuery(q *QueryParams, schema *filter.Schema, def, max int) (*recordQuery, error) {
 	f, err := filter.Compile(q.Filter, schema)
 	if err != nil {
-		return nil, filterInputError("filter", err)
+		return nil, FilterInputError("filter", err)
 	}
 	sorts, err := filter.ParseSort(q.Sort, schema)
 	if err != nil {
-		return nil, filterInputError("sort", err)
+		return nil, FilterInputError("sort", err)
 	}
 	if len(sorts) == 0 {
 		sorts = byCreatedDesc

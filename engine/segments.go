@@ -170,12 +170,12 @@ func segmentFilter(raw json.RawMessage, typ string) ([]byte, error) {
 	}
 	f, err := filter.Compile(t, schema)
 	if err != nil {
-		return nil, filterInputError("filter", err)
+		return nil, FilterInputError("filter", err)
 	}
 	if f.IsEmpty() {
 		return nil, nil
 	}
-	b, err := AppendCompactJSON(nil, t)
+	b, err := appendCompactJSON(nil, t)
 	if err != nil {
 		return nil, InputError("filter", "filter is not valid JSON: %s", err)
 	}
@@ -614,13 +614,13 @@ func (e *Engine) UnlockSegments(tx *Tx, ids []string, campaignID string) {
 // AppendSegmentJSON appends the wire SegmentResponse of s to dst.
 func AppendSegmentJSON(dst []byte, s *Segment) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = AppendJSONString(dst, s.ID)
+	dst = appendJSONString(dst, s.ID)
 	dst = append(dst, `,"type":`...)
-	dst = AppendJSONString(dst, s.Type)
+	dst = appendJSONString(dst, s.Type)
 	dst = append(dst, `,"name":`...)
-	dst = AppendJSONString(dst, s.Name)
+	dst = appendJSONString(dst, s.Name)
 	dst = append(dst, `,"description":`...)
-	dst = AppendJSONString(dst, s.Description)
+	dst = appendJSONString(dst, s.Description)
 	dst = append(dst, `,"filter":`...)
 	if len(s.Filter) > 0 {
 		dst = append(dst, s.Filter...)
@@ -637,7 +637,7 @@ func AppendSegmentJSON(dst []byte, s *Segment) []byte {
 	dst = appendBool(dst, s.Locked)
 	if s.TaskID != "" {
 		dst = append(dst, `,"task_id":`...)
-		dst = AppendJSONString(dst, s.TaskID)
+		dst = appendJSONString(dst, s.TaskID)
 	}
 	dst = append(dst, `,"created_at":`...)
 	dst = appendNanos(dst, s.CreatedAt)

@@ -123,11 +123,11 @@ func (e *Engine) QuerySegmentTargets(id string, q *QueryParams) (*TargetsPage, e
 	}
 	f, err := filter.Compile(q.Filter, filter.SegmentTargetSchema)
 	if err != nil {
-		return nil, filterInputError("filter", err)
+		return nil, FilterInputError("filter", err)
 	}
 	sorts, err := filter.ParseSort(q.Sort, filter.SegmentTargetSchema)
 	if err != nil {
-		return nil, filterInputError("sort", err)
+		return nil, FilterInputError("sort", err)
 	}
 	asc := true
 	for i, sf := range sorts {
@@ -281,9 +281,9 @@ func (ts *targetScan) scan(asc bool, boundary string, hasBoundary bool, n int) (
 // AppendSegmentTargetJSON appends the wire SegmentTargetResponse of t in segment segmentID.
 func AppendSegmentTargetJSON(dst []byte, segmentID string, t *SegmentTarget) []byte {
 	dst = append(dst, `{"segment_id":`...)
-	dst = AppendJSONString(dst, segmentID)
+	dst = appendJSONString(dst, segmentID)
 	dst = append(dst, `,"target_id":`...)
-	dst = AppendJSONString(dst, t.TargetID)
+	dst = appendJSONString(dst, t.TargetID)
 	dst = append(dst, `,"created_at":`...)
 	dst = appendNanos(dst, t.CreatedAt)
 	return append(dst, '}')

@@ -21,6 +21,16 @@ type ImportOptions struct {
 	MaxLineSize int
 	// MaxErrors is how many line errors the result lists; the rest are only counted. Default 1000.
 	MaxErrors int
+	// NewDecoder returns a decoder of import lines (wire.UserDecoder); each chunk in flight has its
+	// own. Required.
+	NewDecoder func() UserLineDecoder
+}
+
+// UserLineDecoder decodes the lines of a user import, one user object each. Decoded users may
+// alias the decoder's memory until its next Reset. Errors are *Error saying what to fix.
+type UserLineDecoder interface {
+	DecodeUserLine(line []byte, u *storage.User) error
+	Reset()
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -57,7 +67,7 @@ var (
 
 // importChunk is a batch of decoded users on its way from the decoder to the committer.
 type importChunk struct {
-	dec   UserDecoder
+	dec   UserLineDecoder
 	users []storage.User
 	ids   []string
 	ords  []uint32
@@ -74,9 +84,12 @@ type importChunk struct {
 func (e *Engine) ImportUsers(r io.Reader, opts ImportOptions) (ImportResult, error) {
 	opts.EnsureDefaults()
 	var res ImportResult
+	if opts.NewDecoder == nil {
+		return res, errors.New("engine: ImportOptions.NewDecoder is required (wire.NewUserDecoder)")
+	}
 	free := make(chan *importChunk, 2)
 	for i := 0; i < cap(free); i++ {
-		free <- &importChunk{users: make([]storage.User, 0, opts.ChunkSize), ids: make([]string, 0, opts.ChunkSize)}
+		free <- &importChunk{dec: opts.NewDecoder(), users: make([]storage.User, 0, opts.ChunkSize), ids: make([]string, 0, opts.ChunkSize)}
 	}
 	full := make(chan *importChunk, 1)
 	done := make(chan struct{})

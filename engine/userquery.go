@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"container/heap"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -18,7 +17,7 @@ const (
 	MaxUsersOffset    = 1000
 )
 
-// UserQuery is a parsed GET /users payload.
+// UserQuery is a GET /users query (wire.ParseUserQuery decodes its payload).
 type UserQuery struct {
 	Filter *filter.Filter
 	// Sort is the requested order; empty means created_at ascending. Ties break by id ascending.
@@ -29,60 +28,6 @@ type UserQuery struct {
 
 // defaultUserSort is the order of a query without a sort.
 var defaultUserSort = []filter.SortField{{Field: "created_at", Source: "created_at", Kind: filter.KindTime, Direction: 1}}
-
-// ParseUserQuery parses the JSON payload of GET /users: filter_conditions (compiled against
-// filter.UserSchema), sort, limit (default DefaultUsersLimit, at most MaxUsersLimit), offset (at
-// most MaxUsersOffset), include_deactivated_users. presence is accepted and ignored. Mistakes are
-// code-4 errors naming the field.
-func ParseUserQuery(payload []byte) (*UserQuery, error) {
-	if len(bytes.TrimSpace(payload)) == 0 {
-		return nil, InputError("payload", "the \"payload\" query parameter is missing; send the query as URL-encoded JSON")
-	}
-	var p struct {
-		FilterConditions        json.RawMessage `json:"filter_conditions"`
-		Sort                    json.RawMessage `json:"sort"`
-		Limit                   *int            `json:"limit"`
-		Offset                  *int            `json:"offset"`
-		IncludeDeactivatedUsers *bool           `json:"include_deactivated_users"`
-		Presence                *bool           `json:"presence"`
-	}
-	if err := json.Unmarshal(payload, &p); err != nil {
-		return nil, JSONInputError("payload", "the payload", err)
-	}
-	q := &UserQuery{Limit: DefaultUsersLimit}
-	f, err := filter.Compile(p.FilterConditions, filter.UserSchema)
-	if err != nil {
-		return nil, filterInputError("filter_conditions", err)
-	}
-	q.Filter = f
-	if q.Sort, err = filter.ParseSort(p.Sort, filter.UserSchema); err != nil {
-		return nil, filterInputError("sort", err)
-	}
-	if p.Limit != nil {
-		switch l := *p.Limit; {
-		case l < 0:
-			return nil, InputError("limit", "limit must not be negative")
-		case l > MaxUsersLimit:
-			return nil, InputError("limit", "limit is %d; the maximum is %d", l, MaxUsersLimit)
-		case l > 0:
-			q.Limit = l
-		}
-	}
-	if p.Offset != nil {
-		switch o := *p.Offset; {
-		case o < 0:
-			return nil, InputError("offset", "offset must not be negative")
-		case o > MaxUsersOffset:
-			return nil, InputError("offset", "offset is %d; the maximum is %d", o, MaxUsersOffset)
-		default:
-			q.Offset = o
-		}
-	}
-	if p.IncludeDeactivatedUsers != nil {
-		q.IncludeDeactivated = *p.IncludeDeactivatedUsers
-	}
-	return q, nil
-}
 
 // QueryUsers returns the live users matching q, in q's order, after skipping q.Offset, at most
 // q.Limit. A filter pinning "id" ($eq/$in) reads just those users; anything else scans every

@@ -8,10 +8,8 @@ import (
 	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/valyala/fastjson"
 
 	"github.com/campaignd/campaignd/engine/filter"
-	"github.com/campaignd/campaignd/internal/bytesconv"
 	"github.com/campaignd/campaignd/storage"
 )
 
@@ -146,6 +144,12 @@ func (d *UserDoc) Field(name string) (filter.Value, bool) {
 	return filter.CustomValue(d.Custom, name)
 }
 
+// DefaultUserRole is the role of a user stored without one.
+const DefaultUserRole = "user"
+
+// MaxUserTeams is the most teams one user may belong to.
+const MaxUserTeams = 250
+
 // MaxUserCustomSize is the largest custom data of one user, in bytes of compact JSON (Stream's
 // limit is 5 KB per user).
 const MaxUserCustomSize = 5 << 10
@@ -163,7 +167,7 @@ const MaxUsersPerUpsert = 100
 // user fields (the request decoders guarantee this). A later duplicate id in users wins.
 func (e *Engine) UpsertUsers(users []storage.User) error {
 	for i := range users {
-		if err := validateUser(&users[i]); err != nil {
+		if err := ValidateUser(&users[i]); err != nil {
 			return err
 		}
 	}
@@ -175,7 +179,9 @@ func (e *Engine) UpsertUsers(users []storage.User) error {
 	return err
 }
 
-func validateUser(u *storage.User) error {
+// ValidateUser checks what UpsertUsers requires of u: a valid id, custom data that is empty or a
+// JSON object within MaxUserCustomSize, non-empty team names and the size limits of its fields.
+func ValidateUser(u *storage.User) error {
 	if err := CheckID("id", u.ID); err != nil {
 		return err
 	}
@@ -275,7 +281,6 @@ func (e *Engine) PatchUsers(patches []UserPatch) ([]storage.User, error) {
 	defer e.users.locks.unlock(mask)
 
 	out := make([]storage.User, len(patches))
-	var p fastjson.Parser
 	for i := range patches {
 		u, found, err := e.GetUserByOrdinal(ords[i])
 		if err != nil {
@@ -284,7 +289,7 @@ func (e *Engine) PatchUsers(patches []UserPatch) ([]storage.User, error) {
 		if !found {
 			return nil, NotFoundError("user %q does not exist; create it with POST /users first", patches[i].ID)
 		}
-		if err := applyPatch(u, &patches[i], &p); err != nil {
+		if err := patches[i].Apply(u); err != nil {
 			return nil, err
 		}
 		out[i] = *u
@@ -303,76 +308,129 @@ func (e *Engine) PatchUsers(patches []UserPatch) ([]storage.User, error) {
 	return out, nil
 }
 
-// applyPatch applies p to u; u.Custom is rebuilt in fresh memory.
-func applyPatch(u *storage.User, pt *UserPatch, p *fastjson.Parser) error {
-	clearUserFields(u, pt.UnsetMask)
-	s := &pt.Set
-	for m := pt.SetMask; m != 0; m &= m - 1 {
-		switch bit := uint32(1) << bits.TrailingZeros32(m); bit {
-		case ufName:
+// UserFields is a set of a user's known fields (those a partial update sets or unsets).
+type UserFields uint32
+
+// The known user fields.
+const (
+	UserName UserFields = 1 << iota
+	UserImage
+	UserRole
+	UserLanguage
+	UserTeams
+	UserBanned
+	UserShadowBanned
+	UserInvisible
+	UserCreatedAt
+	UserLastActive
+)
+
+// Clear resets the fields of f in u to their zero values.
+func (f UserFields) Clear(u *storage.User) {
+	if f&UserName != 0 {
+		u.Name = ""
+	}
+	if f&UserImage != 0 {
+		u.Image = ""
+	}
+	if f&UserRole != 0 {
+		u.Role = ""
+	}
+	if f&UserLanguage != 0 {
+		u.Language = ""
+	}
+	if f&UserTeams != 0 {
+		u.Teams = nil
+	}
+	if f&UserBanned != 0 {
+		u.Banned = false
+	}
+	if f&UserShadowBanned != 0 {
+		u.ShadowBanned = false
+	}
+	if f&UserInvisible != 0 {
+		u.Invisible = false
+	}
+	if f&UserCreatedAt != 0 {
+		u.CreatedAt = 0
+	}
+	if f&UserLastActive != 0 {
+		u.LastActive = 0
+	}
+}
+
+// UserPatch is one partial update of PATCH /users (decoded by wire).
+type UserPatch struct {
+	ID string
+	// Set holds the values of the known fields in SetMask.
+	Set     storage.User
+	SetMask UserFields
+	// SetCustom holds the custom fields to set.
+	SetCustom []CustomField
+	// UnsetMask are the known fields to reset; UnsetCustom the custom keys to remove.
+	UnsetMask   UserFields
+	UnsetCustom []string
+}
+
+// CustomField is one custom field to set: its key and the compact JSON object member
+// `"key":value` that holds it.
+type CustomField struct {
+	Key    string
+	Member []byte
+}
+
+// Apply applies p to u (its ID aside); u.Custom is rebuilt in fresh memory when p changes custom
+// fields. Unsetting role restores DefaultUserRole. A result over MaxUserCustomSize bytes of
+// custom data is a code-4 error.
+func (p *UserPatch) Apply(u *storage.User) error {
+	p.UnsetMask.Clear(u)
+	s := &p.Set
+	for m := p.SetMask; m != 0; m &= m - 1 {
+		switch bit := UserFields(1) << bits.TrailingZeros32(uint32(m)); bit {
+		case UserName:
 			u.Name = strings.Clone(s.Name)
-		case ufImage:
+		case UserImage:
 			u.Image = strings.Clone(s.Image)
-		case ufRole:
+		case UserRole:
 			u.Role = strings.Clone(s.Role)
-		case ufLanguage:
+		case UserLanguage:
 			u.Language = strings.Clone(s.Language)
-		case ufTeams:
+		case UserTeams:
 			u.Teams = nil
 			for _, t := range s.Teams {
 				u.Teams = append(u.Teams, strings.Clone(t))
 			}
-		case ufBanned:
+		case UserBanned:
 			u.Banned = s.Banned
-		case ufShadowBanned:
+		case UserShadowBanned:
 			u.ShadowBanned = s.ShadowBanned
-		case ufInvisible:
+		case UserInvisible:
 			u.Invisible = s.Invisible
-		case ufLastActive:
-			u.LastActive = s.LastActive
+		case UserLastActive:
+			u.LastActive = truncMicros(s.LastActive)
 		}
 	}
 	if u.Role == "" {
 		u.Role = DefaultUserRole
 	}
-	if len(pt.SetCustom) == 0 && len(pt.UnsetCustom) == 0 {
+	if len(p.SetCustom) == 0 && len(p.UnsetCustom) == 0 {
 		return nil
 	}
 	custom := []byte{'{'}
-	if len(u.Custom) > 0 {
-		v, err := p.ParseBytes(u.Custom)
-		if err != nil {
-			return fmt.Errorf("cannot parse the stored custom data of user %q: %w", u.ID, err)
-		}
-		o, err := v.Object()
-		if err != nil {
-			return fmt.Errorf("stored custom data of user %q is not an object: %w", u.ID, err)
-		}
-		o.Visit(func(k []byte, v *fastjson.Value) {
-			key := bytesconv.UnsafeString(k)
-			if slices.Contains(pt.UnsetCustom, key) {
-				return
-			}
-			for i := range pt.SetCustom {
-				if pt.SetCustom[i].Key == key {
-					return
-				}
-			}
-			if len(custom) > 1 {
-				custom = append(custom, ',')
-			}
-			custom = AppendJSONString(custom, key)
-			custom = append(custom, ':')
-			custom, _ = appendJSONValue(custom, v, key) // stored custom data is valid JSON
-		})
-	}
-	for i := range pt.SetCustom {
+	add := func(member []byte) {
 		if len(custom) > 1 {
 			custom = append(custom, ',')
 		}
-		custom = AppendJSONString(custom, pt.SetCustom[i].Key)
-		custom = append(custom, ':')
-		custom = append(custom, pt.SetCustom[i].Value...)
+		custom = append(custom, member...)
+	}
+	filter.EachMember(u.Custom, func(key string, member []byte) {
+		if slices.Contains(p.UnsetCustom, key) || slices.ContainsFunc(p.SetCustom, func(c CustomField) bool { return c.Key == key }) {
+			return
+		}
+		add(member)
+	})
+	for i := range p.SetCustom {
+		add(p.SetCustom[i].Member)
 	}
 	custom = append(custom, '}')
 	if len(custom) > MaxUserCustomSize {

@@ -134,58 +134,6 @@ func TestUsersByOrdinalsAndScan(t *testing.T) {
 	}
 }
 
-func TestUserJSON(t *testing.T) {
-	u := &storage.User{
-		ID: "a\"b", Role: "admin", Name: "Ann", Teams: []string{"red", "blue"}, Banned: true,
-		CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC).UnixNano(),
-		UpdatedAt: time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC).UnixNano(),
-		Custom:    []byte(`{"color":"red","n":{"x":[1,2]}}`),
-	}
-	got := string(AppendUserJSON(nil, u))
-	want := `{"id":"a\"b","role":"admin","name":"Ann","created_at":"2026-01-02T03:04:05.123456Z","updated_at":"2026-01-02T03:04:06.000000Z","banned":true,"online":false,"shadow_banned":false,"invisible":false,"language":"","teams":["red","blue"],"blocked_user_ids":[],"color":"red","n":{"x":[1,2]}}`
-	if got != want {
-		t.Fatalf("unexpected JSON;\ngot  %s\nwant %s", got, want)
-	}
-	full := AppendFullUserJSON(nil, &storage.User{ID: "x", CreatedAt: 1000, UpdatedAt: 2000, LastActive: 3000})
-	var m map[string]any
-	if err := json.Unmarshal(full, &m); err != nil {
-		t.Fatalf("invalid JSON %s: %s", full, err)
-	}
-	for k, v := range map[string]any{
-		"role": "user", "devices": []any{}, "mutes": []any{}, "channel_mutes": []any{}, "total_unread_count": 0.0,
-		"unread_count": 0.0, "unread_channels": 0.0, "unread_threads": 0.0, "teams": []any{}, "language": "",
-		"last_active": "1970-01-01T00:00:00.000003Z", "online": false,
-	} {
-		if !reflect.DeepEqual(m[k], v) {
-			t.Fatalf("unexpected %q; got %#v; want %#v in %s", k, m[k], v, full)
-		}
-	}
-	for _, k := range []string{"name", "image", "deleted_at", "deactivated_at"} {
-		if _, ok := m[k]; ok {
-			t.Fatalf("unexpected key %q in %s", k, full)
-		}
-	}
-	// Empty custom objects add nothing.
-	for _, c := range []string{"", "{}", "{ }"} {
-		b := AppendUserJSON(nil, &storage.User{ID: "x", Custom: []byte(c)})
-		if !json.Valid(b) {
-			t.Fatalf("invalid JSON for custom %q: %s", c, b)
-		}
-	}
-}
-
-func TestUserJSONAllocs(t *testing.T) {
-	u := &storage.User{ID: "abc", Name: "n", Teams: []string{"t"}, CreatedAt: 5, UpdatedAt: 6, Custom: []byte(`{"k":1}`)}
-	buf := make([]byte, 0, 4096)
-	n := testing.AllocsPerRun(100, func() {
-		buf = AppendUserJSON(buf[:0], u)
-		buf = AppendFullUserJSON(buf[:0], u)
-	})
-	if n != 0 {
-		t.Fatalf("unexpected allocations; got %v; want 0", n)
-	}
-}
-
 func TestUserDocMatch(t *testing.T) {
 	u := &storage.User{
 		ID: "john", Name: "John Doe", Role: "admin", Teams: []string{"red", "blue"}, Banned: false,
@@ -244,11 +192,8 @@ func TestPatchUsersConcurrentNoLostUpdates(t *testing.T) {
 	done := make(chan error, writers)
 	for w := 0; w < writers; w++ {
 		go func(w int) {
-			var d UserDecoder
-			patches, err := d.DecodePartialUpdate([]byte(fmt.Sprintf(`{"users":[{"id":"c","set":{"k%d":%d}}]}`, w, w)))
-			if err == nil {
-				_, err = e.PatchUsers(patches)
-			}
+			key := fmt.Sprintf("k%d", w)
+			_, err := e.PatchUsers([]UserPatch{{ID: "c", SetCustom: []CustomField{{Key: key, Member: fmt.Appendf(nil, "%q:%d", key, w)}}}})
 			done <- err
 		}(w)
 	}
@@ -299,4 +244,37 @@ func mustOrd(t *testing.T, e *Engine, id string) uint32 {
 		t.Fatalf("id %q not interned", id)
 	}
 	return o
+}
+
+func TestUserPatchApply(t *testing.T) {
+	member := func(key, raw string) CustomField {
+		return CustomField{Key: key, Member: fmt.Appendf(nil, "%q:%s", key, raw)}
+	}
+	f := func(custom string, p UserPatch, want string) {
+		t.Helper()
+		u := storage.User{ID: "u", Role: "admin", Name: "n", LastActive: 5, Custom: []byte(custom)}
+		if err := p.Apply(&u); err != nil {
+			t.Fatalf("cannot apply %+v to %s: %s", p, custom, err)
+		}
+		if string(u.Custom) != want {
+			t.Fatalf("unexpected custom after %+v on %s; got %s; want %s", p, custom, u.Custom, want)
+		}
+	}
+	f(`{"a":1}`, UserPatch{}, `{"a":1}`)
+	f(`{"a":1,"b":[2]}`, UserPatch{UnsetCustom: []string{"a"}}, `{"b":[2]}`)
+	f(`{"a":1}`, UserPatch{UnsetCustom: []string{"a"}}, ``)
+	f(`{"a":1,"b":2}`, UserPatch{SetCustom: []CustomField{member("a", `{"x":3}`)}}, `{"b":2,"a":{"x":3}}`)
+	f(``, UserPatch{SetCustom: []CustomField{member("c", `"v"`)}}, `{"c":"v"}`)
+	f(`{"k\u00e9":1,"z":0}`, UserPatch{UnsetCustom: []string{"ké"}}, `{"z":0}`) // keys compare decoded
+
+	u := storage.User{ID: "u", Role: "admin", Name: "n", Teams: []string{"t"}, LastActive: 5}
+	p := UserPatch{Set: storage.User{Name: "m", LastActive: 1234567}, SetMask: UserName | UserLastActive, UnsetMask: UserRole | UserTeams}
+	if err := p.Apply(&u); err != nil {
+		t.Fatal(err)
+	}
+	if want := (storage.User{ID: "u", Role: DefaultUserRole, Name: "m", LastActive: 1234000}); !reflect.DeepEqual(u, want) {
+		t.Fatalf("unexpected user after %+v;\ngot  %+v\nwant %+v", p, u, want)
+	}
+	big := UserPatch{SetCustom: []CustomField{member("b", `"`+strings.Repeat("x", MaxUserCustomSize)+`"`)}}
+	wantInputError(t, big.Apply(&storage.User{ID: "u"}), "set")
 }

@@ -4,13 +4,14 @@ import (
 	"strconv"
 
 	"github.com/campaignd/campaignd/engine"
+	"github.com/campaignd/campaignd/wire"
 )
 
 // Campaign endpoints. Replies wrap the campaign as {campaign, users: {next?, prev?}}.
 
 func (s *Server) createCampaign(c *call) error {
 	var in engine.CampaignInput
-	if err := decodeJSON(c.Body(), &in); err != nil {
+	if err := wire.DecodeBody(c.Body(), &in); err != nil {
 		return err
 	}
 	camp, err := s.e.CreateCampaign(&in)
@@ -38,7 +39,7 @@ func (s *Server) getCampaign(c *call) error {
 
 func (s *Server) updateCampaign(c *call) error {
 	var in engine.CampaignInput
-	if err := decodeJSON(c.Body(), &in); err != nil {
+	if err := wire.DecodeBody(c.Body(), &in); err != nil {
 		return err
 	}
 	camp, err := s.e.UpdateCampaign(c.Param(0), &in)
@@ -51,7 +52,7 @@ func (s *Server) updateCampaign(c *call) error {
 func (s *Server) startCampaign(c *call) error {
 	var opts engine.StartOptions
 	if body := c.Body(); len(body) > 0 {
-		if err := decodeJSON(body, &opts); err != nil {
+		if err := wire.DecodeBody(body, &opts); err != nil {
 			return err
 		}
 	}
@@ -87,7 +88,7 @@ type queryCampaignsRequest struct {
 
 func (s *Server) queryCampaigns(c *call) error {
 	var req queryCampaignsRequest
-	if err := decodeJSON(c.Body(), &req); err != nil {
+	if err := wire.DecodeBody(c.Body(), &req); err != nil {
 		return err
 	}
 	userLimit := 0
@@ -130,14 +131,14 @@ func (s *Server) replyCampaign(c *call, status int, camp *engine.Campaign, limit
 		b = append(b, `,"users":{`...)
 		if nextCur != "" {
 			b = append(b, `"next":`...)
-			b = engine.AppendJSONString(b, nextCur)
+			b = wire.AppendString(b, nextCur)
 		}
 		if prevCur != "" {
 			if nextCur != "" {
 				b = append(b, ',')
 			}
 			b = append(b, `"prev":`...)
-			b = engine.AppendJSONString(b, prevCur)
+			b = wire.AppendString(b, prevCur)
 		}
 		b = append(b, '}')
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/campaignd/campaignd/engine"
 	"github.com/campaignd/campaignd/storage"
+	"github.com/campaignd/campaignd/wire"
 )
 
 // crashProc is a campaignd child process.
@@ -247,7 +248,7 @@ func TestCampaignExactlyOnceAcrossKill9(t *testing.T) {
 		t.Fatalf("cannot open the store: %s", err)
 	}
 	defer db.Close()
-	e, err := engine.Open(db, engine.Options{})
+	e, err := engine.Open(db, engine.Options{Encoder: wire.Legacy{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/campaignd/campaignd/engine"
+	"github.com/campaignd/campaignd/wire"
 )
 
 // Channels and messages. Handlers decode the request into the engine's
@@ -127,7 +128,7 @@ var memberReservedKeys = []string{
 func decodeChannelQuery(body []byte, typ, id string) (*engine.ChannelRequest, error) {
 	var b channelQueryBody
 	if len(bytes.TrimSpace(body)) > 0 {
-		if err := decodeJSON(body, &b); err != nil {
+		if err := wire.DecodeBody(body, &b); err != nil {
 			return nil, err
 		}
 	}
@@ -275,7 +276,7 @@ var messageReservedKeys = []string{
 // decodeSendMessage decodes a send-message body.
 func decodeSendMessage(body []byte, typ, id string) (*engine.SendMessageRequest, error) {
 	var b sendMessageBody
-	if err := decodeJSON(body, &b); err != nil {
+	if err := wire.DecodeBody(body, &b); err != nil {
 		return nil, err
 	}
 	if b.Message == nil {
@@ -317,7 +318,7 @@ func decodeSendMessage(body []byte, typ, id string) (*engine.SendMessageRequest,
 		if len(v) == 0 || v[0] != '[' {
 			return nil, engine.InputError("message.attachments", "message.attachments must be an array of attachment objects")
 		}
-		atts, err := engine.AppendCompactJSON(nil, v)
+		atts, err := wire.AppendCompact(nil, v)
 		if err != nil {
 			return nil, engine.InputError("message.attachments", "message.attachments is not valid JSON")
 		}
@@ -366,7 +367,7 @@ type queryChannelsBody struct {
 func decodeQueryChannels(body []byte) (*engine.QueryChannelsRequest, error) {
 	var b queryChannelsBody
 	if len(bytes.TrimSpace(body)) > 0 {
-		if err := decodeJSON(body, &b); err != nil {
+		if err := wire.DecodeBody(body, &b); err != nil {
 			return nil, err
 		}
 	}
@@ -390,14 +391,14 @@ func isNull(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) == "null
 
 func rawString(v json.RawMessage, field string, dst *string) error {
 	if json.Unmarshal(v, dst) != nil {
-		return engine.InputError(field, "field %q must be a string, not %s", field, engine.JSONKind(v))
+		return engine.InputError(field, "field %q must be a string, not %s", field, wire.Kind(v))
 	}
 	return nil
 }
 
 func rawBool(v json.RawMessage, field string, dst *bool) error {
 	if json.Unmarshal(v, dst) != nil {
-		return engine.InputError(field, "field %q must be a boolean, not %s", field, engine.JSONKind(v))
+		return engine.InputError(field, "field %q must be a boolean, not %s", field, wire.Kind(v))
 	}
 	return nil
 }
@@ -420,9 +421,9 @@ func customObject(obj map[string]json.RawMessage, reserved []string) ([]byte, er
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(engine.AppendJSONString(b, k), ':')
+		b = append(wire.AppendString(b, k), ':')
 		var err error
-		if b, err = engine.AppendCompactJSON(b, obj[k]); err != nil {
+		if b, err = wire.AppendCompact(b, obj[k]); err != nil {
 			return nil, engine.InputError(k, "custom field %q is not valid JSON", k)
 		}
 	}

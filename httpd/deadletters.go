@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/campaignd/campaignd/engine"
+	"github.com/campaignd/campaignd/wire"
 )
 
 // Dead-letter extension endpoints (not part of Stream's API):
@@ -40,7 +41,7 @@ func (s *Server) listDeadLetters(c *call) error {
 		return err
 	}
 	b := append([]byte(nil), `{"sink":`...)
-	b = engine.AppendJSONString(b, sink)
+	b = wire.AppendString(b, sink)
 	b = append(b, `,"dead_letters":[`...)
 	for i := range dls {
 		d := &dls[i]
@@ -50,17 +51,17 @@ func (s *Server) listDeadLetters(c *call) error {
 		b = append(b, `{"seq":`...)
 		b = strconv.AppendUint(b, d.Seq, 10)
 		b = append(b, `,"id":`...)
-		b = engine.AppendJSONString(b, d.Event.ID)
+		b = wire.AppendString(b, d.Event.ID)
 		b = append(b, `,"type":`...)
-		b = engine.AppendJSONString(b, d.Event.Type)
+		b = wire.AppendString(b, d.Event.Type)
 		b = append(b, `,"key":`...)
-		b = engine.AppendJSONString(b, d.Event.Key)
+		b = wire.AppendString(b, d.Event.Key)
 		b = append(b, `,"attempts":`...)
 		b = strconv.AppendInt(b, int64(d.Attempts), 10)
 		b = append(b, `,"last_error":`...)
-		b = engine.AppendJSONString(b, d.LastError)
+		b = wire.AppendString(b, d.LastError)
 		b = append(b, `,"dead_at":`...)
-		b = engine.AppendTime(b, d.DeadAt)
+		b = wire.AppendTime(b, d.DeadAt)
 		b = append(b, `,"event":`...)
 		b = append(b, d.Event.JSON...)
 		b = append(b, '}')
@@ -82,7 +83,7 @@ func (s *Server) replayDeadLetters(c *call) error {
 		IDs  []string `json:"ids"`
 	}
 	if len(c.Body()) > 0 {
-		if err := decodeJSON(c.Body(), &req); err != nil {
+		if err := wire.DecodeBody(c.Body(), &req); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/campaignd/campaignd/engine"
 	"github.com/campaignd/campaignd/engine/outbox"
 	"github.com/campaignd/campaignd/storage"
+	"github.com/campaignd/campaignd/wire"
 )
 
 const (
@@ -58,7 +59,7 @@ func mustStartTestServerWith(t *testing.T, dir string, eo engine.Options, so Opt
 	if err != nil {
 		t.Fatalf("cannot open storage: %s", err)
 	}
-	eo.APIKey, eo.APISecret = testKey, testSecret
+	eo.APIKey, eo.APISecret, eo.Encoder = testKey, testSecret, wire.Legacy{}
 	e, err := engine.Open(db, eo)
 	if err != nil {
 		t.Fatalf("cannot open engine: %s", err)

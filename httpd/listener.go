@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/campaignd/campaignd/wire"
 )
 
 // listener wraps the TCP listener fasthttp serves:
@@ -94,7 +96,7 @@ func (l *listener) Accept() (net.Conn, error) {
 func (l *listener) reject(c net.Conn) {
 	connsRejectedTotal.Inc()
 	body := `{"code":-1,"message":"campaignd serves at most ` + strconv.Itoa(l.max) +
-		` connections at once (-http.maxConcurrentConns); retry later or reuse connections","StatusCode":503,"duration":"0.00ms","more_info":"` + moreInfo + `","details":[]}`
+		` connections at once (-http.maxConcurrentConns); retry later or reuse connections","StatusCode":503,"duration":"0.00ms","more_info":"` + wire.MoreInfo + `","details":[]}`
 	_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	_, _ = c.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: " +
 		strconv.Itoa(len(body)) + "\r\n\r\n" + body))

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/campaignd/campaignd/engine"
+	"github.com/campaignd/campaignd/wire"
 )
 
 // Rate limits as Stream has them: counted per API key and endpoint (campaignd serves one app, so
@@ -284,7 +285,7 @@ func (s *Server) getRateLimits(c *call) error {
 					b = append(b, ',')
 				}
 				n++
-				b = engine.AppendJSONString(b, name)
+				b = wire.AppendString(b, name)
 				b = append(b, `:{"limit":`...)
 				b = strconv.AppendInt(b, int64(st.limit), 10)
 				b = append(b, `,"remaining":`...)

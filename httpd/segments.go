@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"github.com/campaignd/campaignd/engine"
+	"github.com/campaignd/campaignd/wire"
 )
 
 // Segment endpoints. Replies are built from the engine's append-style encoders.
@@ -14,7 +15,7 @@ func segmentReply(c *call, status int, seg *engine.Segment) error {
 
 func (s *Server) createSegment(c *call) error {
 	var p engine.SegmentParams
-	if err := decodeJSON(c.Body(), &p); err != nil {
+	if err := wire.DecodeBody(c.Body(), &p); err != nil {
 		return err
 	}
 	seg, err := s.e.CreateSegment(&p)
@@ -27,7 +28,7 @@ func (s *Server) createSegment(c *call) error {
 func (s *Server) querySegments(c *call) error {
 	var q engine.QueryParams
 	if len(c.Body()) > 0 {
-		if err := decodeJSON(c.Body(), &q); err != nil {
+		if err := wire.DecodeBody(c.Body(), &q); err != nil {
 			return err
 		}
 	}
@@ -50,11 +51,11 @@ func (s *Server) querySegments(c *call) error {
 func appendCursors(buf []byte, next, prev string) []byte {
 	if next != "" {
 		buf = append(buf, `,"next":`...)
-		buf = engine.AppendJSONString(buf, next)
+		buf = wire.AppendString(buf, next)
 	}
 	if prev != "" {
 		buf = append(buf, `,"prev":`...)
-		buf = engine.AppendJSONString(buf, prev)
+		buf = wire.AppendString(buf, prev)
 	}
 	return buf
 }
@@ -69,7 +70,7 @@ func (s *Server) getSegment(c *call) error {
 
 func (s *Server) updateSegment(c *call) error {
 	var p engine.SegmentParams
-	if err := decodeJSON(c.Body(), &p); err != nil {
+	if err := wire.DecodeBody(c.Body(), &p); err != nil {
 		return err
 	}
 	seg, err := s.e.UpdateSegment(c.Param(0), &p)
@@ -93,7 +94,7 @@ type targetsBody struct {
 
 func (s *Server) addSegmentTargets(c *call) error {
 	var b targetsBody
-	if err := decodeJSON(c.Body(), &b); err != nil {
+	if err := wire.DecodeBody(c.Body(), &b); err != nil {
 		return err
 	}
 	if err := s.e.AddSegmentTargets(c.Param(0), b.TargetIDs); err != nil {
@@ -104,7 +105,7 @@ func (s *Server) addSegmentTargets(c *call) error {
 
 func (s *Server) deleteSegmentTargets(c *call) error {
 	var b targetsBody
-	if err := decodeJSON(c.Body(), &b); err != nil {
+	if err := wire.DecodeBody(c.Body(), &b); err != nil {
 		return err
 	}
 	if err := s.e.DeleteSegmentTargets(c.Param(0), b.TargetIDs); err != nil {
@@ -123,7 +124,7 @@ func (s *Server) segmentTargetExists(c *call) error {
 func (s *Server) querySegmentTargets(c *call) error {
 	var q engine.QueryParams
 	if len(c.Body()) > 0 {
-		if err := decodeJSON(c.Body(), &q); err != nil {
+		if err := wire.DecodeBody(c.Body(), &q); err != nil {
 			return err
 		}
 	}

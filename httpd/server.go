@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp/pprofhandler"
 
 	"github.com/campaignd/campaignd/engine"
+	"github.com/campaignd/campaignd/wire"
 )
 
 // Options configures the HTTP server. A zero field means the default.
@@ -134,8 +134,10 @@ func (o *Options) Validate() error {
 
 // Server serves the Stream-compatible REST API, /healthz and /metrics.
 type Server struct {
-	opts  Options
-	e     *engine.Engine
+	opts Options
+	e    *engine.Engine
+	// enc encodes every reply (Stream's legacy format, the only one served so far).
+	enc   wire.Legacy
 	auth  *authenticator
 	rt    router
 	srv   *fasthttp.Server
@@ -277,26 +279,11 @@ func (c *call) Query(name string) []byte { return c.ctx.QueryArgs().Peek(name) }
 // reply writes a JSON object body with the Stream "duration" key added. obj must be a complete JSON
 // object ("{...}").
 func (c *call) reply(status int, obj []byte) error {
-	buf := c.ctx.Response.Body()[:0]
-	if len(obj) < 2 || obj[0] != '{' || obj[len(obj)-1] != '}' {
-		panic("BUG: reply body is not a JSON object")
-	}
-	buf = append(buf, obj[:len(obj)-1]...)
-	if len(obj) > 2 {
-		buf = append(buf, ',')
-	}
-	buf = append(buf, `"duration":"`...)
-	buf = appendDuration(buf, time.Since(c.start))
-	buf = append(buf, `"}`...)
+	buf := wire.AppendReply(c.ctx.Response.Body()[:0], obj, time.Since(c.start))
 	c.ctx.Response.SetBodyRaw(buf)
 	c.ctx.SetStatusCode(status)
 	c.ctx.SetContentType("application/json")
 	return nil
-}
-
-func appendDuration(dst []byte, d time.Duration) []byte {
-	dst = strconv.AppendFloat(dst, float64(d.Microseconds())/1000, 'f', 2, 64)
-	return append(dst, "ms"...)
 }
 
 var (

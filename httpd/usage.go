@@ -3,7 +3,7 @@ package httpd
 import (
 	"strconv"
 
-	"github.com/campaignd/campaignd/engine"
+	"github.com/campaignd/campaignd/wire"
 )
 
 // getCampaignUsage serves GET /campaignd/usage (extension): the month's campaign messages,
@@ -15,7 +15,7 @@ func (s *Server) getCampaignUsage(c *call) error {
 		return err
 	}
 	b := append([]byte(nil), `{"month":`...)
-	b = engine.AppendJSONString(b, u.Month)
+	b = wire.AppendString(b, u.Month)
 	b = append(b, `,"sent":`...)
 	b = strconv.AppendUint(b, u.Sent, 10)
 	if u.Capacity > 0 {
@@ -27,7 +27,7 @@ func (s *Server) getCampaignUsage(c *call) error {
 		b = append(b, `,"capacity":null,"remaining":null`...)
 	}
 	b = append(b, `,"resets_at":`...)
-	b = engine.AppendTime(b, u.ResetsAt)
+	b = wire.AppendTime(b, u.ResetsAt)
 	b = append(b, '}')
 	return c.reply(200, b)
 }

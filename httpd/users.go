@@ -8,17 +8,17 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/campaignd/campaignd/engine"
-	"github.com/campaignd/campaignd/storage"
+	"github.com/campaignd/campaignd/wire"
 )
 
-// Users (POST, PATCH, GET /users, DELETE /users/{id}) and the NDJSON bulk import. Request decoding lives in the engine
-// (engine.UserDecoder, engine.ParseUserQuery) so the import's hot path and these handlers share it.
+// Users (POST, PATCH, GET /users, DELETE /users/{id}) and the NDJSON bulk import, decoded and
+// encoded by package wire (wire.UserDecoder also decodes the import's lines).
 
-var userDecoderPool = sync.Pool{New: func() any { return new(engine.UserDecoder) }}
+var userDecoderPool = sync.Pool{New: func() any { return new(wire.UserDecoder) }}
 
-func getUserDecoder() *engine.UserDecoder { return userDecoderPool.Get().(*engine.UserDecoder) }
+func getUserDecoder() *wire.UserDecoder { return userDecoderPool.Get().(*wire.UserDecoder) }
 
-func putUserDecoder(d *engine.UserDecoder) {
+func putUserDecoder(d *wire.UserDecoder) {
 	d.Reset()
 	userDecoderPool.Put(d)
 }
@@ -34,7 +34,7 @@ func (s *Server) upsertUsers(c *call) error {
 	if err := s.e.UpsertUsers(users); err != nil {
 		return err
 	}
-	return c.reply(201, appendUsersMap(nil, users))
+	return c.reply(201, s.enc.AppendUsersByID(nil, users))
 }
 
 // partialUpdateUsers is PATCH /users: {"users": [{"id", "set", "unset"}]} → 200 {"users": {...}}.
@@ -50,25 +50,12 @@ func (s *Server) partialUpdateUsers(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.reply(200, appendUsersMap(nil, users))
-}
-
-func appendUsersMap(dst []byte, users []storage.User) []byte {
-	dst = append(dst, `{"users":{`...)
-	for i := range users {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = engine.AppendJSONString(dst, users[i].ID)
-		dst = append(dst, ':')
-		dst = engine.AppendFullUserJSON(dst, &users[i])
-	}
-	return append(dst, `}}`...)
+	return c.reply(200, s.enc.AppendUsersByID(nil, users))
 }
 
 // queryUsers is GET /users?payload=<JSON> → 200 {"users": [FullUserResponse, ...]} (always an array).
 func (s *Server) queryUsers(c *call) error {
-	q, err := engine.ParseUserQuery(c.Query("payload"))
+	q, err := wire.ParseUserQuery(c.Query("payload"))
 	if err != nil {
 		return err
 	}
@@ -76,14 +63,7 @@ func (s *Server) queryUsers(c *call) error {
 	if err != nil {
 		return err
 	}
-	b := append([]byte(nil), `{"users":[`...)
-	for i := range users {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = engine.AppendFullUserJSON(b, &users[i])
-	}
-	return c.reply(200, append(b, `]}`...))
+	return c.reply(200, s.enc.AppendUsersList(nil, users))
 }
 
 // deleteUser is DELETE /users/{id}?hard_delete=&mark_messages_deleted= → 200 {"user", "task_id"}.
@@ -106,11 +86,7 @@ func (s *Server) deleteUser(c *call) error {
 	if err != nil {
 		return err
 	}
-	b := append([]byte(nil), `{"user":`...)
-	b = engine.AppendUserJSON(b, u)
-	b = append(b, `,"task_id":"`...)
-	b = append(b, uuid.NewString()...)
-	return c.reply(200, append(b, `"}`...))
+	return c.reply(200, s.enc.AppendDeletedUser(nil, u, uuid.NewString()))
 }
 
 // boolQuery parses an optional boolean query parameter.
@@ -133,7 +109,7 @@ func (s *Server) importUsers(c *call) error {
 	if r == nil { // no streamed body (e.g. empty): read what fasthttp holds
 		r = bytes.NewReader(c.ctx.Request.Body())
 	}
-	res, err := s.e.ImportUsers(r, engine.ImportOptions{})
+	res, err := s.e.ImportUsers(r, engine.ImportOptions{NewDecoder: wire.NewUserDecoder})
 	if ae, ok := engine.AsError(err); ok && ae.Status == 507 {
 		c.refuseBody(ae, ae.Status) // low disk space stopped it: the rest of the body is unread
 		return nil
@@ -141,22 +117,5 @@ func (s *Server) importUsers(c *call) error {
 	if err != nil {
 		return err
 	}
-	b := append([]byte(nil), `{"imported":`...)
-	b = strconv.AppendInt(b, int64(res.Imported), 10)
-	b = append(b, `,"failed":`...)
-	b = strconv.AppendInt(b, int64(res.Failed), 10)
-	b = append(b, `,"errors":[`...)
-	for i, le := range res.Errors {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"line":`...)
-		b = strconv.AppendInt(b, int64(le.Line), 10)
-		b = append(b, `,"reason":`...)
-		b = engine.AppendJSONString(b, le.Reason)
-		b = append(b, '}')
-	}
-	b = append(b, `],"errors_truncated":`...)
-	b = strconv.AppendBool(b, res.ErrorsTruncated)
-	return c.reply(201, append(b, '}'))
+	return c.reply(201, s.enc.AppendImportResult(nil, &res))
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/campaignd/campaignd/engine"
 	"github.com/campaignd/campaignd/storage"
+	"github.com/campaignd/campaignd/wire"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on a fresh directory and returns it; the test is
@@ -383,7 +384,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	e, err := engine.Open(db, engine.Options{APIKey: "k", APISecret: "s"})
+	e, err := engine.Open(db, engine.Options{Encoder: wire.Legacy{}, APIKey: "k", APISecret: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/campaignd/campaignd/engine/outbox"
 	"github.com/campaignd/campaignd/httpd"
 	"github.com/campaignd/campaignd/storage"
+	"github.com/campaignd/campaignd/wire"
 )
 
 var (
@@ -140,7 +141,7 @@ func run(log *slog.Logger) error {
 		_ = db.Close()
 		return err
 	}
-	eng, err := engine.Open(db, engine.Options{Logger: log, APIKey: key, APISecret: secret, MaxMessageLength: *maxMessageLen, MinFreeDiskSpace: *minFreeDisk, MonthlyCapacity: capacity, Outbox: outbox.Options{
+	eng, err := engine.Open(db, engine.Options{Encoder: wire.Legacy{}, Logger: log, APIKey: key, APISecret: secret, MaxMessageLength: *maxMessageLen, MinFreeDiskSpace: *minFreeDisk, MonthlyCapacity: capacity, Outbox: outbox.Options{
 		Brokers: brokers, Topic: *kafkaTopic, PushTopic: *kafkaPushTopic, KafkaCompression: *kafkaCompression,
 		WebhookURL: *webhookURL, WebhookMaxAttempts: *webhookMaxAttempts, WebhookMaxHold: *webhookMaxHold, WebhookTimeout: *webhookTimeout, WebhookConcurrency: *webhookConcurrency,
 	}})

@@ -41,6 +41,61 @@ func LookupJSON(obj []byte, path string) ([]byte, bool) {
 	}
 }
 
+// ObjectMembers returns the members of the raw JSON object obj ("{...}", as records keep custom
+// data) without its braces and leading spaces, or nil when it has none (empty, "{}", "{ }" or not
+// an object). The result aliases obj.
+func ObjectMembers(obj []byte) []byte {
+	if len(obj) <= 2 || obj[0] != '{' || obj[len(obj)-1] != '}' {
+		return nil
+	}
+	inner := obj[1 : len(obj)-1]
+	if i := skipWS(inner, 0); i < len(inner) {
+		return inner[i:]
+	}
+	return nil
+}
+
+// EachMember calls fn for each member of the raw JSON object obj, in order, with its decoded key
+// and the member's raw bytes (`"key":value`, spaces inside kept). It stops at the end of obj or at
+// the first malformed member. NB: key aliases obj when it holds no escapes: fn must not keep it.
+func EachMember(obj []byte, fn func(key string, member []byte)) {
+	b := obj
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return
+	}
+	i++
+	for {
+		i = skipWS(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return
+		}
+		start := i
+		ke, _ := scanString(b, i)
+		if ke < 0 {
+			return
+		}
+		key, ok := rawString(b[i:ke])
+		if !ok {
+			return
+		}
+		i = skipWS(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return
+		}
+		ve := skipValue(b, skipWS(b, i+1))
+		if ve < 0 {
+			return
+		}
+		fn(key, b[start:ve])
+		i = skipWS(b, ve)
+		if i >= len(b) || b[i] != ',' {
+			return
+		}
+		i++
+	}
+}
+
 // lookupKey returns the value of key in the JSON object obj.
 func lookupKey(b []byte, key string) ([]byte, bool) {
 	raw, _, ok := lookupKeyOrPrefix(b, key, "")

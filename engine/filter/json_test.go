@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -114,4 +115,39 @@ func TestArrayIter(t *testing.T) {
 	f(`[1]`, "1")
 	f(` [1, "a,b" ,[2,3], {"x":[]}, null]`[1:], "1", `"a,b"`, "[2,3]", `{"x":[]}`, "null")
 	f(`[1,`, "1")
+}
+
+func TestObjectMembers(t *testing.T) {
+	f := func(obj, want string) {
+		t.Helper()
+		if got := ObjectMembers([]byte(obj)); string(got) != want || (want == "") != (got == nil) {
+			t.Fatalf("unexpected ObjectMembers(%q); got %q; want %q", obj, got, want)
+		}
+	}
+	f(``, ``)
+	f(`{}`, ``)
+	f(`{ }`, ``)
+	f(`[1]`, ``)
+	f(`{"a":1}`, `"a":1`)
+	f(`{ "a":1,"b":[2]}`, `"a":1,"b":[2]`)
+}
+
+func TestEachMember(t *testing.T) {
+	f := func(obj string, want ...string) {
+		t.Helper()
+		var got []string
+		EachMember([]byte(obj), func(key string, member []byte) {
+			got = append(got, key+"="+string(member))
+		})
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Fatalf("unexpected members of %q; got %q; want %q", obj, got, want)
+		}
+	}
+	f(``)
+	f(`{}`)
+	f(`[1,2]`)
+	f(`{"a":1}`, `a="a":1`)
+	f(` { "a" : 1 , "b":{"c":[1,"}"]},"k\u00e9":null}`, `a="a" : 1`, `b="b":{"c":[1,"}"]}`, `ké="k\u00e9":null`)
+	f(`{"a":1,"b":`, `a="a":1`) // malformed: stops
+	f(`{"a":1 "b":2}`, `a="a":1`)
 }

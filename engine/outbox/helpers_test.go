@@ -24,6 +24,7 @@ import (
 	"github.com/campaignd/campaignd/engine"
 	"github.com/campaignd/campaignd/engine/outbox"
 	"github.com/campaignd/campaignd/storage"
+	"github.com/campaignd/campaignd/wire"
 )
 
 const (
@@ -56,7 +57,7 @@ func mustStartEngine(t testing.TB, dir string, opts outbox.Options) *testEngine 
 	if opts.RetryMaxBackoff == 0 {
 		opts.RetryMaxBackoff = 200 * time.Millisecond
 	}
-	e, err := engine.Open(db, engine.Options{APIKey: testKey, APISecret: testSecret, Outbox: opts})
+	e, err := engine.Open(db, engine.Options{Encoder: wire.Legacy{}, APIKey: testKey, APISecret: testSecret, Outbox: opts})
 	if err != nil {
 		t.Fatalf("cannot open engine: %s", err)
 	}

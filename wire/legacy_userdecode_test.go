@@ -1,4 +1,4 @@
-package engine
+package wire
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/campaignd/campaignd/engine"
 	"github.com/campaignd/campaignd/engine/filter"
 	"github.com/campaignd/campaignd/storage"
 )
@@ -48,8 +49,8 @@ func TestDecodeUserLineErrors(t *testing.T) {
 		var d UserDecoder
 		var u storage.User
 		err := d.DecodeUserLine([]byte(line), &u)
-		e, ok := AsError(err)
-		if !ok || e.Code != CodeInput {
+		e, ok := engine.AsError(err)
+		if !ok || e.Code != engine.CodeInput {
 			t.Fatalf("unexpected error for %s; got %v; want an input error", line, err)
 		}
 		if wantField != "" {
@@ -75,7 +76,7 @@ func TestDecodeUserLineErrors(t *testing.T) {
 	f(`{"id":"a","teams":["red",1]}`, "teams", "array of strings")
 	f(`{"id":"a","teams":[""]}`, "teams", "empty team")
 	f(`{"id":"a","created_at":"x"}`, "created_at", "RFC 3339")
-	f(`{"id":"a","name":"`+strings.Repeat("n", MaxUserTextSize+1)+`"}`, "name", "the maximum is 2048")
+	f(`{"id":"a","name":"`+strings.Repeat("n", engine.MaxUserTextSize+1)+`"}`, "name", "the maximum is 2048")
 	f(`{"id":"a","language":"`+strings.Repeat("l", 256)+`"}`, "language", "the maximum is 255")
 	f(`{"id":"a","teams":["`+strings.Repeat("t", 256)+`"]}`, "teams", "the maximum is 255")
 	f(`{"id":"a","created_at":"3000-01-01T00:00:00Z"}`, "created_at", "between 1970-01-01T00:00:00Z and 2262-04-11T23:47:16Z")
@@ -86,7 +87,7 @@ func TestDecodeUserLineErrors(t *testing.T) {
 	f(`{"id":"a","k":1,"k":2}`, "k", "twice")
 	f(`{"id":"a","":1}`, "", "empty key")
 	f(`{"id":"a","custom":{"name":"x"}}`, "name", "known user field")
-	f(`{"id":"a","big":"`+strings.Repeat("x", MaxUserCustomSize)+`"}`, "big", "custom data")
+	f(`{"id":"a","big":"`+strings.Repeat("x", engine.MaxUserCustomSize)+`"}`, "big", "custom data")
 }
 
 func TestDecodeUpsertUsersReuse(t *testing.T) {
@@ -116,42 +117,12 @@ func TestDecodeUpsertUsersReuse(t *testing.T) {
 	}
 }
 
-func TestImportUsersEngine(t *testing.T) {
-	e, _ := newTestEngine(t)
-	var sb strings.Builder
-	for i := 0; i < 2500; i++ {
-		fmt.Fprintf(&sb, `{"id":"u%d","n":%d}`+"\n", i%2000, i) // the last 500 lines update users again
-		if i%1000 == 0 {
-			sb.WriteString("oops\n")
-		}
-	}
-	res, err := e.ImportUsers(strings.NewReader(sb.String()), ImportOptions{ChunkSize: 300, MaxErrors: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Imported != 2500 || res.Failed != 3 || len(res.Errors) != 2 || !res.ErrorsTruncated {
-		t.Fatalf("unexpected result %+v", res)
-	}
-	if res.Errors[0].Line != 2 || res.Errors[1].Line != 1003 {
-		t.Fatalf("unexpected error lines %+v", res.Errors)
-	}
-	u, ok, err := e.GetUser("u10")
-	if err != nil || !ok || string(u.Custom) != `{"n":2010}` {
-		t.Fatalf("later line did not win: %+v %v %v", u, ok, err)
-	}
-	var n int
-	_ = e.ScanUsers(func(uint32, *storage.User) bool { n++; return true })
-	if n != 2000 {
-		t.Fatalf("unexpected user count %d", n)
-	}
-}
-
 func TestParseUserQuery(t *testing.T) {
 	q, err := ParseUserQuery([]byte(`{"filter_conditions":{"id":{"$in":["a","b"]}},"sort":[],"presence":false}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.Limit != DefaultUsersLimit || q.Offset != 0 || len(q.Sort) != 0 {
+	if q.Limit != engine.DefaultUsersLimit || q.Offset != 0 || len(q.Sort) != 0 {
 		t.Fatalf("unexpected query %+v", q)
 	}
 	if ids, ok := q.Filter.IDs("id"); !ok || !reflect.DeepEqual(ids, []string{"a", "b"}) {
@@ -160,8 +131,8 @@ func TestParseUserQuery(t *testing.T) {
 	bad := func(payload, field string) {
 		t.Helper()
 		_, err := ParseUserQuery([]byte(payload))
-		e, ok := AsError(err)
-		if !ok || e.Code != CodeInput {
+		e, ok := engine.AsError(err)
+		if !ok || e.Code != engine.CodeInput {
 			t.Fatalf("unexpected error for %s: %v", payload, err)
 		}
 		if _, ok := e.Fields[field]; !ok {
@@ -185,11 +156,11 @@ func TestParseUserQuery(t *testing.T) {
 // is a JSON object without known keys, and wire JSON that parses.
 func checkDecodedUser(t *testing.T, u *storage.User) {
 	t.Helper()
-	if CheckID("id", u.ID) != nil {
+	if engine.CheckID("id", u.ID) != nil {
 		t.Fatalf("decoded an invalid id %q", u.ID)
 	}
-	if err := checkUserLimits(u); err != nil {
-		t.Fatalf("decoded a user past the limits: %s", err)
+	if err := engine.ValidateUser(u); err != nil {
+		t.Fatalf("decoded a user the engine refuses: %s", err)
 	}
 	for _, n := range []int64{u.CreatedAt, u.LastActive} {
 		if n < 0 || n > filter.MaxTime.UnixNano() {
@@ -211,7 +182,7 @@ func checkDecodedUser(t *testing.T, u *storage.User) {
 			}
 		})
 	}
-	out := AppendFullUserJSON(nil, u)
+	out := Legacy{}.AppendFullUser(nil, u)
 	var m map[string]any
 	if err := json.Unmarshal(out, &m); err != nil {
 		t.Fatalf("invalid user JSON %q: %s", out, err)
@@ -239,7 +210,7 @@ func FuzzDecodeUserLine(f *testing.F) {
 		var u storage.User
 		err := d.DecodeUserLine(line, &u)
 		if err != nil {
-			if _, ok := AsError(err); !ok {
+			if _, ok := engine.AsError(err); !ok {
 				t.Fatalf("unexpected error type %T: %s", err, err)
 			}
 			return
@@ -259,12 +230,12 @@ func FuzzDecodeUpsertUsers(f *testing.F) {
 		var d UserDecoder
 		users, err := d.DecodeUpsertUsers(body, nil)
 		if err != nil {
-			if _, ok := AsError(err); !ok {
+			if _, ok := engine.AsError(err); !ok {
 				t.Fatalf("unexpected error type %T: %s", err, err)
 			}
 			return
 		}
-		if len(users) == 0 || len(users) > MaxUsersPerUpsert {
+		if len(users) == 0 || len(users) > engine.MaxUsersPerUpsert {
 			t.Fatalf("unexpected user count %d", len(users))
 		}
 		for i := range users {
@@ -286,17 +257,16 @@ func FuzzDecodePartialUpdate(f *testing.F) {
 		var d UserDecoder
 		patches, err := d.DecodePartialUpdate(body)
 		if err != nil {
-			if _, ok := AsError(err); !ok {
+			if _, ok := engine.AsError(err); !ok {
 				t.Fatalf("unexpected error type %T: %s", err, err)
 			}
 			return
 		}
-		var p fastjson.Parser
 		for i := range patches {
 			u := base
 			u.ID = patches[i].ID
-			if err := applyPatch(&u, &patches[i], &p); err != nil {
-				if _, ok := AsError(err); !ok {
+			if err := patches[i].Apply(&u); err != nil {
+				if _, ok := engine.AsError(err); !ok {
 					t.Fatalf("unexpected error type %T: %s", err, err)
 				}
 				continue
@@ -317,15 +287,15 @@ func FuzzParseUserQuery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		q, err := ParseUserQuery(payload)
 		if err != nil {
-			if e, ok := AsError(err); !ok || e.Code != CodeInput {
+			if e, ok := engine.AsError(err); !ok || e.Code != engine.CodeInput {
 				t.Fatalf("unexpected error %T: %s", err, err)
 			}
 			return
 		}
-		if q.Limit < 1 || q.Limit > MaxUsersLimit || q.Offset < 0 || q.Offset > MaxUsersOffset {
+		if q.Limit < 1 || q.Limit > engine.MaxUsersLimit || q.Offset < 0 || q.Offset > engine.MaxUsersOffset {
 			t.Fatalf("limits not enforced: %+v", q)
 		}
-		q.Filter.Match((*UserDoc)(u))
+		q.Filter.Match((*engine.UserDoc)(u))
 	})
 }
 
@@ -337,8 +307,8 @@ func FuzzImportUsers(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	e, _ := newTestEngine(f)
-	opts := ImportOptions{ChunkSize: 3, MaxLineSize: 64, MaxErrors: 4}
+	e := newTestEngine(f)
+	opts := engine.ImportOptions{ChunkSize: 3, MaxLineSize: 64, MaxErrors: 4, NewDecoder: NewUserDecoder}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := e.ImportUsers(bytes.NewReader(body), opts)
 		if err != nil {

@@ -1,4 +1,4 @@
-package engine
+package wire
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/campaignd/campaignd/engine"
 	"github.com/campaignd/campaignd/internal/bytesconv"
 	"github.com/campaignd/campaignd/storage"
 )
@@ -16,44 +17,30 @@ import (
 // Decoding uses fastjson and writes strings and custom JSON into the decoder's arena, so decoding
 // a user costs one allocation (its id, which the interner keeps) once the arena has grown.
 
-// Known user fields as a bit set (which fields a partial update sets or unsets).
-const (
-	ufName uint32 = 1 << iota
-	ufImage
-	ufRole
-	ufLanguage
-	ufTeams
-	ufBanned
-	ufShadowBanned
-	ufInvisible
-	ufCreatedAt
-	ufLastActive
-)
-
 // userFieldBit returns the bit of a writable known field.
 // NB: a switch, not a map: it runs for every key of every imported user.
-func userFieldBit(name string) (uint32, bool) {
+func userFieldBit(name string) (engine.UserFields, bool) {
 	switch name {
 	case "name":
-		return ufName, true
+		return engine.UserName, true
 	case "image":
-		return ufImage, true
+		return engine.UserImage, true
 	case "role":
-		return ufRole, true
+		return engine.UserRole, true
 	case "language":
-		return ufLanguage, true
+		return engine.UserLanguage, true
 	case "teams":
-		return ufTeams, true
+		return engine.UserTeams, true
 	case "banned":
-		return ufBanned, true
+		return engine.UserBanned, true
 	case "shadow_banned":
-		return ufShadowBanned, true
+		return engine.UserShadowBanned, true
 	case "invisible":
-		return ufInvisible, true
+		return engine.UserInvisible, true
 	case "created_at":
-		return ufCreatedAt, true
+		return engine.UserCreatedAt, true
 	case "last_active":
-		return ufLastActive, true
+		return engine.UserLastActive, true
 	}
 	return 0, false
 }
@@ -70,9 +57,6 @@ func userReadOnly(name string) bool {
 	}
 	return false
 }
-
-// MaxUserTeams is the most teams one user may belong to.
-const MaxUserTeams = 250
 
 // UserDecoder decodes user JSON into storage.User values whose strings and Custom alias the
 // decoder's arena. A UserDecoder is used by one goroutine. Users decoded since the last Reset
@@ -108,7 +92,7 @@ func (d *UserDecoder) str(b []byte) string {
 func (d *UserDecoder) DecodeUserLine(line []byte, u *storage.User) error {
 	v, err := d.p.ParseBytes(line)
 	if err != nil {
-		return InputError("", "the line is not valid JSON: %s", err)
+		return engine.InputError("", "the line is not valid JSON: %s", err)
 	}
 	return d.decodeUser(v, "", u)
 }
@@ -119,24 +103,24 @@ func (d *UserDecoder) decodeUser(v *fastjson.Value, key string, u *storage.User)
 	o, err := v.Object()
 	if err != nil {
 		if key != "" {
-			return InputError(key, "user %q must be a JSON object, not %s", key, describeJSON(v))
+			return engine.InputError(key, "user %q must be a JSON object, not %s", key, describeJSON(v))
 		}
-		return InputError("", "a user must be a JSON object, not %s", describeJSON(v))
+		return engine.InputError("", "a user must be a JSON object, not %s", describeJSON(v))
 	}
 	*u = storage.User{}
 	idv := o.Get("id")
 	switch {
 	case idv == nil || idv.Type() == fastjson.TypeNull:
 		if key == "" {
-			return InputError("id", "the user has no \"id\"; every user needs a non-empty string id")
+			return engine.InputError("id", "the user has no \"id\"; every user needs a non-empty string id")
 		}
 		u.ID = key
 	case idv.Type() != fastjson.TypeString:
-		return InputError("id", "user id must be a string, not %s", describeJSON(idv))
+		return engine.InputError("id", "user id must be a string, not %s", describeJSON(idv))
 	default:
 		id := idv.GetStringBytes()
 		if key != "" && string(id) != key {
-			return InputError("id", "user id %q does not match its key %q in \"users\"; the key must be the user's id", id, key)
+			return engine.InputError("id", "user id %q does not match its key %q in \"users\"; the key must be the user's id", id, key)
 		}
 		if key != "" {
 			u.ID = key
@@ -144,11 +128,11 @@ func (d *UserDecoder) decodeUser(v *fastjson.Value, key string, u *storage.User)
 			u.ID = string(id)
 		}
 	}
-	if err := CheckID("id", u.ID); err != nil {
+	if err := engine.CheckID("id", u.ID); err != nil {
 		return err
 	}
 	if !utf8.ValidString(u.ID) {
-		return InputError("id", "user id %q is not valid UTF-8", u.ID)
+		return engine.InputError("id", "user id %q is not valid UTF-8", u.ID)
 	}
 	d.path = u.ID
 	d.keys = d.keys[:0]
@@ -183,8 +167,8 @@ func (d *UserDecoder) decodeUser(v *fastjson.Value, key string, u *storage.User)
 	}
 	if len(d.custom) > 1 {
 		d.custom = append(d.custom, '}')
-		if len(d.custom) > MaxUserCustomSize {
-			return InputError("custom", "user %q has %d bytes of custom data; the limit is %d", u.ID, len(d.custom), MaxUserCustomSize)
+		if len(d.custom) > engine.MaxUserCustomSize {
+			return engine.InputError("custom", "user %q has %d bytes of custom data; the limit is %d", u.ID, len(d.custom), engine.MaxUserCustomSize)
 		}
 		start := len(d.arena)
 		d.arena = append(d.arena, d.custom...)
@@ -196,84 +180,84 @@ func (d *UserDecoder) decodeUser(v *fastjson.Value, key string, u *storage.User)
 // addCustom appends the custom field name=v to d.custom.
 func (d *UserDecoder) addCustom(name string, v *fastjson.Value) error {
 	if name == "" {
-		return InputError("", "user %q has an empty key; custom field names must not be empty", d.path)
+		return engine.InputError("", "user %q has an empty key; custom field names must not be empty", d.path)
 	}
 	if _, known := userFieldBit(name); known || userReadOnly(name) {
-		return InputError(name, "user %q: %q is a known user field, not a custom one", d.path, name)
+		return engine.InputError(name, "user %q: %q is a known user field, not a custom one", d.path, name)
 	}
 	for _, k := range d.keys {
 		if k == name {
-			return InputError(name, "user %q has the key %q twice", d.path, name)
+			return engine.InputError(name, "user %q has the key %q twice", d.path, name)
 		}
 	}
 	d.keys = append(d.keys, name)
 	if len(d.custom) > 1 {
 		d.custom = append(d.custom, ',')
 	}
-	d.custom = AppendJSONString(d.custom, name)
+	d.custom = AppendString(d.custom, name)
 	d.custom = append(d.custom, ':')
 	var err error
 	d.custom, err = appendJSONValue(d.custom, v, name)
 	if err != nil {
-		return InputError(name, "user %q: field %q: %s", d.path, name, err)
+		return engine.InputError(name, "user %q: field %q: %s", d.path, name, err)
 	}
-	if len(d.custom) > MaxUserCustomSize {
-		return InputError(name, "user %q has more than %d bytes of custom data", d.path, MaxUserCustomSize)
+	if len(d.custom) > engine.MaxUserCustomSize {
+		return engine.InputError(name, "user %q has more than %d bytes of custom data", d.path, engine.MaxUserCustomSize)
 	}
 	return nil
 }
 
 // setField decodes the known field name (bit) from v into u; JSON null clears it.
-func (d *UserDecoder) setField(u *storage.User, bit uint32, name string, v *fastjson.Value) error {
+func (d *UserDecoder) setField(u *storage.User, bit engine.UserFields, name string, v *fastjson.Value) error {
 	t := v.Type()
 	if t == fastjson.TypeNull {
-		clearUserFields(u, bit)
+		bit.Clear(u)
 		return nil
 	}
 	switch bit {
-	case ufName, ufImage, ufRole, ufLanguage:
+	case engine.UserName, engine.UserImage, engine.UserRole, engine.UserLanguage:
 		if t != fastjson.TypeString {
 			return d.typeError(name, "a string", v)
 		}
 		b := v.GetStringBytes()
 		if max := userStringMax(bit); len(b) > max {
-			return InputError(name, "user %q: %s is %d bytes long; the maximum is %d", d.path, name, len(b), max)
+			return engine.InputError(name, "user %q: %s is %d bytes long; the maximum is %d", d.path, name, len(b), max)
 		}
 		var s string
-		if bit == ufRole && string(b) == DefaultUserRole {
-			s = DefaultUserRole
+		if bit == engine.UserRole && string(b) == engine.DefaultUserRole {
+			s = engine.DefaultUserRole
 		} else {
 			s = d.str(b)
 		}
 		switch bit {
-		case ufName:
+		case engine.UserName:
 			u.Name = s
-		case ufImage:
+		case engine.UserImage:
 			u.Image = s
-		case ufRole:
+		case engine.UserRole:
 			u.Role = s
-		case ufLanguage:
+		case engine.UserLanguage:
 			u.Language = s
 		}
-	case ufTeams:
+	case engine.UserTeams:
 		arr, err := v.Array()
 		if err != nil {
 			return d.typeError(name, "an array of strings", v)
 		}
-		if len(arr) > MaxUserTeams {
-			return InputError(name, "user %q has %d teams; the limit is %d", d.path, len(arr), MaxUserTeams)
+		if len(arr) > engine.MaxUserTeams {
+			return engine.InputError(name, "user %q has %d teams; the limit is %d", d.path, len(arr), engine.MaxUserTeams)
 		}
 		start := len(d.teams)
 		for _, tv := range arr {
 			if tv.Type() != fastjson.TypeString {
-				return InputError(name, "user %q: field %q must be an array of strings; it holds %s", d.path, name, describeJSON(tv))
+				return engine.InputError(name, "user %q: field %q must be an array of strings; it holds %s", d.path, name, describeJSON(tv))
 			}
 			tb := tv.GetStringBytes()
 			if len(tb) == 0 {
-				return InputError(name, "user %q: field %q holds an empty team name", d.path, name)
+				return engine.InputError(name, "user %q: field %q holds an empty team name", d.path, name)
 			}
-			if len(tb) > MaxIDLength {
-				return InputError(name, "user %q: field %q holds a team name of %d bytes; the maximum is %d", d.path, name, len(tb), MaxIDLength)
+			if len(tb) > engine.MaxIDLength {
+				return engine.InputError(name, "user %q: field %q holds a team name of %d bytes; the maximum is %d", d.path, name, len(tb), engine.MaxIDLength)
 			}
 			d.teams = append(d.teams, d.str(tb))
 		}
@@ -281,31 +265,31 @@ func (d *UserDecoder) setField(u *storage.User, bit uint32, name string, v *fast
 		if len(d.teams) > start {
 			u.Teams = d.teams[start:len(d.teams):len(d.teams)]
 		}
-	case ufBanned, ufShadowBanned, ufInvisible:
+	case engine.UserBanned, engine.UserShadowBanned, engine.UserInvisible:
 		if t != fastjson.TypeTrue && t != fastjson.TypeFalse {
 			return d.typeError(name, "a boolean (true or false)", v)
 		}
 		b := t == fastjson.TypeTrue
 		switch bit {
-		case ufBanned:
+		case engine.UserBanned:
 			u.Banned = b
-		case ufShadowBanned:
+		case engine.UserShadowBanned:
 			u.ShadowBanned = b
-		case ufInvisible:
+		case engine.UserInvisible:
 			u.Invisible = b
 		}
-	case ufCreatedAt, ufLastActive:
+	case engine.UserCreatedAt, engine.UserLastActive:
 		if t != fastjson.TypeString {
 			return d.typeError(name, "an RFC 3339 timestamp string", v)
 		}
 		n, err := ParseTime(name, bytesconv.UnsafeString(v.GetStringBytes()))
 		if err != nil {
-			return InputError(name, "user %q: %s", d.path, err)
+			return engine.InputError(name, "user %q: %s", d.path, err)
 		}
 		if n == 0 {
 			n = 1000 // 0 means "not set"
 		}
-		if bit == ufCreatedAt {
+		if bit == engine.UserCreatedAt {
 			u.CreatedAt = n
 		} else {
 			u.LastActive = n
@@ -317,49 +301,15 @@ func (d *UserDecoder) setField(u *storage.User, bit uint32, name string, v *fast
 }
 
 // userStringMax is the longest value of the string field bit, in bytes.
-func userStringMax(bit uint32) int {
-	if bit == ufName || bit == ufImage {
-		return MaxUserTextSize
+func userStringMax(bit engine.UserFields) int {
+	if bit == engine.UserName || bit == engine.UserImage {
+		return engine.MaxUserTextSize
 	}
-	return MaxIDLength
+	return engine.MaxIDLength
 }
 
 func (d *UserDecoder) typeError(name, want string, v *fastjson.Value) error {
-	return InputError(name, "user %q: field %q must be %s, not %s", d.path, name, want, describeJSON(v))
-}
-
-// clearUserFields resets the known fields in mask to their defaults.
-func clearUserFields(u *storage.User, mask uint32) {
-	if mask&ufName != 0 {
-		u.Name = ""
-	}
-	if mask&ufImage != 0 {
-		u.Image = ""
-	}
-	if mask&ufRole != 0 {
-		u.Role = ""
-	}
-	if mask&ufLanguage != 0 {
-		u.Language = ""
-	}
-	if mask&ufTeams != 0 {
-		u.Teams = nil
-	}
-	if mask&ufBanned != 0 {
-		u.Banned = false
-	}
-	if mask&ufShadowBanned != 0 {
-		u.ShadowBanned = false
-	}
-	if mask&ufInvisible != 0 {
-		u.Invisible = false
-	}
-	if mask&ufCreatedAt != 0 {
-		u.CreatedAt = 0
-	}
-	if mask&ufLastActive != 0 {
-		u.LastActive = 0
-	}
+	return engine.InputError(name, "user %q: field %q must be %s, not %s", d.path, name, want, describeJSON(v))
 }
 
 // describeJSON names the kind of v for error messages (JSONKind), with a short excerpt of a string
@@ -375,13 +325,13 @@ func describeJSON(v *fastjson.Value) string {
 	case fastjson.TypeNumber:
 		return "a number (" + v.String() + ")"
 	case fastjson.TypeObject:
-		return jsonKindOf('{')
+		return kindOf('{')
 	case fastjson.TypeArray:
-		return jsonKindOf('[')
+		return kindOf('[')
 	case fastjson.TypeNull:
-		return jsonKindOf('n')
+		return kindOf('n')
 	}
-	return jsonKindOf('t')
+	return kindOf('t')
 }
 
 // appendJSONValue appends v as compact, valid JSON. fastjson accepts some non-JSON numbers (NaN,
@@ -401,7 +351,7 @@ func appendJSONValue(dst []byte, v *fastjson.Value, name string) ([]byte, error)
 				dst = append(dst, ',')
 			}
 			first = false
-			dst = AppendJSONString(dst, bytesconv.UnsafeString(k))
+			dst = AppendString(dst, bytesconv.UnsafeString(k))
 			dst = append(dst, ':')
 			dst, err = appendJSONValue(dst, cv, name)
 		})
@@ -423,7 +373,7 @@ func appendJSONValue(dst []byte, v *fastjson.Value, name string) ([]byte, error)
 		}
 		return append(dst, ']'), nil
 	case fastjson.TypeString:
-		return AppendJSONString(dst, bytesconv.UnsafeString(v.GetStringBytes())), nil
+		return AppendString(dst, bytesconv.UnsafeString(v.GetStringBytes())), nil
 	case fastjson.TypeNumber:
 		start := len(dst)
 		dst = v.MarshalTo(dst)
@@ -480,7 +430,7 @@ func skipDigits(b []byte, i int) int {
 }
 
 // DecodeUpsertUsers decodes a POST /users body, {"users": {"<id>": {user}, ...}}, appending the
-// users to dst in body order. At most MaxUsersPerUpsert users; every map key must equal its
+// users to dst in body order. At most engine.MaxUsersPerUpsert users; every map key must equal its
 // object's id. The users alias the decoder (see UserDecoder).
 func (d *UserDecoder) DecodeUpsertUsers(body []byte, dst []storage.User) ([]storage.User, error) {
 	users, err := d.bodyField(body, "users", fastjson.TypeObject, "an object keyed by user id")
@@ -489,9 +439,9 @@ func (d *UserDecoder) DecodeUpsertUsers(body []byte, dst []storage.User) ([]stor
 	}
 	o, _ := users.Object()
 	if n := o.Len(); n == 0 {
-		return dst, InputError("users", "\"users\" is empty; send at least one user")
-	} else if n > MaxUsersPerUpsert {
-		return dst, InputError("users", "\"users\" holds %d users; the limit is %d per request: send smaller batches", n, MaxUsersPerUpsert)
+		return dst, engine.InputError("users", "\"users\" is empty; send at least one user")
+	} else if n > engine.MaxUsersPerUpsert {
+		return dst, engine.InputError("users", "\"users\" holds %d users; the limit is %d per request: send smaller batches", n, engine.MaxUsersPerUpsert)
 	}
 	start := len(dst)
 	o.Visit(func(k []byte, v *fastjson.Value) {
@@ -500,12 +450,12 @@ func (d *UserDecoder) DecodeUpsertUsers(body []byte, dst []storage.User) ([]stor
 		}
 		for i := start; i < len(dst); i++ {
 			if dst[i].ID == string(k) {
-				err = InputError("users", "user %q appears twice in \"users\"", k)
+				err = engine.InputError("users", "user %q appears twice in \"users\"", k)
 				return
 			}
 		}
-		if cerr := CheckID("users", string(k)); cerr != nil {
-			err = InputError("id", "a key of \"users\" is not a valid user id: %s", cerr.Error())
+		if cerr := engine.CheckID("users", string(k)); cerr != nil {
+			err = engine.InputError("id", "a key of \"users\" is not a valid user id: %s", cerr.Error())
 			return
 		}
 		dst = append(dst, storage.User{})
@@ -517,84 +467,65 @@ func (d *UserDecoder) DecodeUpsertUsers(body []byte, dst []storage.User) ([]stor
 // bodyField parses body as a JSON object and returns its key name, which must have type t.
 func (d *UserDecoder) bodyField(body []byte, name string, t fastjson.Type, want string) (*fastjson.Value, error) {
 	if len(body) == 0 {
-		return nil, InputError("", "the request body is empty; send a JSON object with %q", name)
+		return nil, engine.InputError("", "the request body is empty; send a JSON object with %q", name)
 	}
 	v, err := d.p.ParseBytes(body)
 	if err != nil {
-		return nil, InputError("", "the request body is not valid JSON: %s", err)
+		return nil, engine.InputError("", "the request body is not valid JSON: %s", err)
 	}
 	if v.Type() != fastjson.TypeObject {
-		return nil, InputError("", "the request body must be a JSON object, not %s", describeJSON(v))
+		return nil, engine.InputError("", "the request body must be a JSON object, not %s", describeJSON(v))
 	}
 	f := v.Get(name)
 	if f == nil || f.Type() == fastjson.TypeNull {
-		return nil, InputError(name, "the request body has no %q; send %s", name, want)
+		return nil, engine.InputError(name, "the request body has no %q; send %s", name, want)
 	}
 	if f.Type() != t {
-		return nil, InputError(name, "%q must be %s, not %s", name, want, describeJSON(f))
+		return nil, engine.InputError(name, "%q must be %s, not %s", name, want, describeJSON(f))
 	}
 	return f, nil
 }
 
-// UserPatch is one decoded entry of a PATCH /users body.
-type UserPatch struct {
-	ID string
-	// Set holds the values of the known fields in SetMask.
-	Set     storage.User
-	SetMask uint32
-	// SetCustom holds the custom fields to set, as (key, compact JSON value) pairs.
-	SetCustom []CustomField
-	// UnsetMask are the known fields to reset; UnsetCustom the custom keys to remove.
-	UnsetMask   uint32
-	UnsetCustom []string
-}
-
-// CustomField is one custom key and its compact JSON value.
-type CustomField struct {
-	Key   string
-	Value []byte
-}
-
 // DecodePartialUpdate decodes a PATCH /users body, {"users": [{"id", "set": {}, "unset": []}]}.
-// At most MaxUsersPerUpsert entries. id, created_at and the read-only fields cannot be set or
+// At most engine.MaxUsersPerUpsert entries. id, created_at and the read-only fields cannot be set or
 // unset; a key may not be both set and unset.
-func (d *UserDecoder) DecodePartialUpdate(body []byte) ([]UserPatch, error) {
+func (d *UserDecoder) DecodePartialUpdate(body []byte) ([]engine.UserPatch, error) {
 	users, err := d.bodyField(body, "users", fastjson.TypeArray, `an array of {"id", "set", "unset"} objects`)
 	if err != nil {
 		return nil, err
 	}
 	arr, _ := users.Array()
 	if len(arr) == 0 {
-		return nil, InputError("users", "\"users\" is empty; send at least one update")
+		return nil, engine.InputError("users", "\"users\" is empty; send at least one update")
 	}
-	if len(arr) > MaxUsersPerUpsert {
-		return nil, InputError("users", "\"users\" holds %d updates; the limit is %d per request: send smaller batches", len(arr), MaxUsersPerUpsert)
+	if len(arr) > engine.MaxUsersPerUpsert {
+		return nil, engine.InputError("users", "\"users\" holds %d updates; the limit is %d per request: send smaller batches", len(arr), engine.MaxUsersPerUpsert)
 	}
-	patches := make([]UserPatch, len(arr))
+	patches := make([]engine.UserPatch, len(arr))
 	for i, v := range arr {
 		if err := d.decodePatch(v, &patches[i]); err != nil {
 			return nil, err
 		}
 		for j := 0; j < i; j++ {
 			if patches[j].ID == patches[i].ID {
-				return nil, InputError("id", "user %q appears twice in \"users\"; merge its updates", patches[i].ID)
+				return nil, engine.InputError("id", "user %q appears twice in \"users\"; merge its updates", patches[i].ID)
 			}
 		}
 	}
 	return patches, nil
 }
 
-func (d *UserDecoder) decodePatch(v *fastjson.Value, p *UserPatch) error {
+func (d *UserDecoder) decodePatch(v *fastjson.Value, p *engine.UserPatch) error {
 	o, err := v.Object()
 	if err != nil {
-		return InputError("users", "each entry of \"users\" must be an object with \"id\", \"set\" and \"unset\", not %s", describeJSON(v))
+		return engine.InputError("users", "each entry of \"users\" must be an object with \"id\", \"set\" and \"unset\", not %s", describeJSON(v))
 	}
 	idv := o.Get("id")
 	if idv == nil || idv.Type() != fastjson.TypeString {
-		return InputError("id", "each entry of \"users\" needs a string \"id\"")
+		return engine.InputError("id", "each entry of \"users\" needs a string \"id\"")
 	}
 	p.ID = string(idv.GetStringBytes())
-	if err := CheckID("id", p.ID); err != nil {
+	if err := engine.CheckID("id", p.ID); err != nil {
 		return err
 	}
 	d.path = p.ID
@@ -610,19 +541,19 @@ func (d *UserDecoder) decodePatch(v *fastjson.Value, p *UserPatch) error {
 		case "unset":
 			ferr = d.decodeUnset(fv, p)
 		default:
-			ferr = InputError(string(k), "user %q: unknown key %q in a partial update; use \"set\" and \"unset\"", p.ID, k)
+			ferr = engine.InputError(string(k), "user %q: unknown key %q in a partial update; use \"set\" and \"unset\"", p.ID, k)
 		}
 	})
 	if ferr != nil {
 		return ferr
 	}
 	if p.SetMask&p.UnsetMask != 0 {
-		return InputError("unset", "user %q: a field is both set and unset", p.ID)
+		return engine.InputError("unset", "user %q: a field is both set and unset", p.ID)
 	}
 	for _, k := range p.UnsetCustom {
 		for _, c := range p.SetCustom {
 			if c.Key == k {
-				return InputError(k, "user %q: field %q is both set and unset", p.ID, k)
+				return engine.InputError(k, "user %q: field %q is both set and unset", p.ID, k)
 			}
 		}
 	}
@@ -631,24 +562,24 @@ func (d *UserDecoder) decodePatch(v *fastjson.Value, p *UserPatch) error {
 
 // patchKey checks a key that user id's partial update sets or unsets (verb): not empty, not
 // created_at nor a read-only field. known reports a known field, bit its bit.
-func patchKey(id, name, verb string) (bit uint32, known bool, err error) {
+func patchKey(id, name, verb string) (bit engine.UserFields, known bool, err error) {
 	switch {
 	case name == "":
-		return 0, false, InputError(verb, "user %q: %q has an empty field name", id, verb)
+		return 0, false, engine.InputError(verb, "user %q: %q has an empty field name", id, verb)
 	case name == "created_at" || userReadOnly(name):
-		return 0, false, InputError(name, "user %q: field %q cannot be %s", id, name, verb)
+		return 0, false, engine.InputError(name, "user %q: field %q cannot be %s", id, name, verb)
 	}
 	bit, known = userFieldBit(name)
 	return bit, known, nil
 }
 
-func (d *UserDecoder) decodeSet(v *fastjson.Value, p *UserPatch) error {
+func (d *UserDecoder) decodeSet(v *fastjson.Value, p *engine.UserPatch) error {
 	if v.Type() == fastjson.TypeNull {
 		return nil
 	}
 	o, err := v.Object()
 	if err != nil {
-		return InputError("set", "user %q: \"set\" must be an object, not %s", p.ID, describeJSON(v))
+		return engine.InputError("set", "user %q: \"set\" must be an object, not %s", p.ID, describeJSON(v))
 	}
 	var ferr error
 	o.Visit(func(k []byte, fv *fastjson.Value) {
@@ -668,31 +599,32 @@ func (d *UserDecoder) decodeSet(v *fastjson.Value, p *UserPatch) error {
 		}
 		for _, c := range p.SetCustom {
 			if c.Key == name {
-				ferr = InputError(name, "user %q: \"set\" has the key %q twice", p.ID, name)
+				ferr = engine.InputError(name, "user %q: \"set\" has the key %q twice", p.ID, name)
 				return
 			}
 		}
-		val, err := appendJSONValue(nil, fv, name)
+		member := append(AppendString(nil, name), ':')
+		member, err = appendJSONValue(member, fv, name)
 		if err != nil {
-			ferr = InputError(name, "user %q: field %q: %s", p.ID, name, err)
+			ferr = engine.InputError(name, "user %q: field %q: %s", p.ID, name, err)
 			return
 		}
-		p.SetCustom = append(p.SetCustom, CustomField{Key: name, Value: val})
+		p.SetCustom = append(p.SetCustom, engine.CustomField{Key: name, Member: member})
 	})
 	return ferr
 }
 
-func (d *UserDecoder) decodeUnset(v *fastjson.Value, p *UserPatch) error {
+func (d *UserDecoder) decodeUnset(v *fastjson.Value, p *engine.UserPatch) error {
 	if v.Type() == fastjson.TypeNull {
 		return nil
 	}
 	arr, err := v.Array()
 	if err != nil {
-		return InputError("unset", "user %q: \"unset\" must be an array of field names, not %s", p.ID, describeJSON(v))
+		return engine.InputError("unset", "user %q: \"unset\" must be an array of field names, not %s", p.ID, describeJSON(v))
 	}
 	for _, e := range arr {
 		if e.Type() != fastjson.TypeString {
-			return InputError("unset", "user %q: \"unset\" must be an array of field names; it holds %s", p.ID, describeJSON(e))
+			return engine.InputError("unset", "user %q: \"unset\" must be an array of field names; it holds %s", p.ID, describeJSON(e))
 		}
 		name := string(e.GetStringBytes())
 		bit, known, err := patchKey(p.ID, name, "unset")
@@ -707,3 +639,7 @@ func (d *UserDecoder) decodeUnset(v *fastjson.Value, p *UserPatch) error {
 	}
 	return nil
 }
+
+// NewUserDecoder returns a new UserDecoder as the import's line decoder
+// (engine.ImportOptions.NewDecoder).
+func NewUserDecoder() engine.UserLineDecoder { return new(UserDecoder) }

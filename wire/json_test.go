@@ -1,7 +1,9 @@
-package engine
+package wire
 
 import (
+	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,4 +36,24 @@ func BenchmarkAppendTime(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		buf = AppendTime(buf[:0], tm)
 	}
+}
+
+// FuzzDecodeJSON: decoding any body into a typical request never panics, and every failure is a
+// client error with a message.
+func FuzzDecodeJSON(f *testing.F) {
+	f.Add([]byte(`{"target_ids":["a","b"]}`))
+	f.Add([]byte(`{"target_ids":"a"}`))
+	f.Add([]byte(`[1,2`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var req struct {
+			TargetIDs []string          `json:"target_ids"`
+			Limit     int               `json:"limit"`
+			Filter    json.RawMessage   `json:"filter"`
+			Data      map[string]any    `json:"data"`
+			Sort      []json.RawMessage `json:"sort"`
+		}
+		if err := DecodeBody(body, &req); err != nil && strings.TrimSpace(err.Error()) == "" {
+			t.Fatalf("empty error message for %q", body)
+		}
+	})
 }
