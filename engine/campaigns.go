@@ -119,6 +119,13 @@ func CampaignMessageID(campaignID, recipient string) string {
 	return derivedID(campaignID, "message", recipient)
 }
 
+// CampaignEventID returns the id of the event of type typ ("channel.created", "message.new") a
+// campaign's fan-out produces for recipient (a user id, or a cid for channel audiences): the same
+// on every delivery and every replay, so consumers dedupe on it.
+func CampaignEventID(campaignID, typ, recipient string) string {
+	return derivedID(campaignID, typ, recipient)
+}
+
 // derivedID returns a UUID (v5) derived from a campaign id, a kind and a recipient, so that a
 // replayed fan-out chunk writes the same message and event ids.
 func derivedID(campaignID, kind, recipient string) string {
