@@ -44,7 +44,9 @@ type HTTPCampaignConfig struct {
 
 // HTTPCampaignResult is one measured campaign of RunHTTPCampaign.
 type HTTPCampaignResult struct {
-	Name         string
+	Name string
+	// FirstSent is how long after the start call the first committed messages were seen.
+	FirstSent    time.Duration
 	Sent         int
 	Created      int
 	Elapsed      time.Duration
@@ -68,8 +70,8 @@ func (r *HTTPCampaignResult) String() string {
 	if r.CPU > 0 {
 		perCPU = float64(r.Sent) / r.CPU.Seconds()
 	}
-	s := fmt.Sprintf("%s: sent=%d channels_created=%d elapsed=%s start=%s sends/s=%.0f campaignd_cpu=%s sends/cpu-s=%.0f get_p50=%s get_p99=%s campaignd_peak_rss=%dMiB",
-		r.Name, r.Sent, r.Created, r.Elapsed.Round(time.Millisecond), r.StartLatency.Round(time.Microsecond), r.SendsPerSec,
+	s := fmt.Sprintf("%s: sent=%d channels_created=%d elapsed=%s start=%s first_sent=%s sends/s=%.0f campaignd_cpu=%s sends/cpu-s=%.0f get_p50=%s get_p99=%s campaignd_peak_rss=%dMiB",
+		r.Name, r.Sent, r.Created, r.Elapsed.Round(time.Millisecond), r.StartLatency.Round(time.Microsecond), r.FirstSent.Round(time.Millisecond), r.SendsPerSec,
 		r.CPU.Round(time.Millisecond), perCPU, r.GetP50.Round(time.Microsecond), r.GetP99.Round(time.Microsecond), r.PeakRSS>>20)
 	if r.WALBytes > 0 && r.Sent > 0 {
 		s += fmt.Sprintf(" wal_bytes/send=%.0f", float64(r.WALBytes)/float64(r.Sent))
@@ -232,6 +234,16 @@ func (h *httpClient) runCampaign(id, seg, name string) (*HTTPCampaignResult, err
 		if time.Since(lastLog) > 10*time.Second {
 			cfg.Logf("%s: %v sent", id, st["stats_messages_sent"])
 			lastLog = time.Now()
+		}
+		if r.FirstSent == 0 {
+			if st["stats_messages_sent"].(float64) > 0 {
+				r.FirstSent = time.Since(t0)
+			} else {
+				// NB: polled closely until the first chunk is seen: first_sent is how long after
+				// the start call the first messages were committed (plus at most a poll).
+				time.Sleep(2 * time.Millisecond)
+				continue
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -124,6 +124,24 @@ func (b *Bitmap) ForEachChunkAfter(after uint32, n int, fn func(ords []uint32) e
 	return nil
 }
 
+// AppendRange appends to dst, ascending, up to max ordinals of b that are greater than after and at
+// most upTo.
+func (b *Bitmap) AppendRange(dst []uint32, after, upTo uint32, max int) []uint32 {
+	if after == ^uint32(0) {
+		return dst
+	}
+	it := b.rb.Iterator()
+	it.AdvanceIfNeeded(after + 1)
+	for n := 0; n < max && it.HasNext(); n++ {
+		v := it.Next()
+		if v > upTo {
+			break
+		}
+		dst = append(dst, v)
+	}
+	return dst
+}
+
 // Union returns a new bitmap holding every ordinal of every bm. Nil entries are skipped.
 func Union(bms ...*Bitmap) *Bitmap {
 	rbs := make([]*roaring.Bitmap, 0, len(bms))

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/campaignd/campaignd/bitmap"
 	"github.com/campaignd/campaignd/engine/filter"
@@ -30,12 +31,57 @@ func (e *Engine) ResolveAudience(segmentIDs, userIDs []string, senderID string) 
 	return aud, kind, err
 }
 
+// audienceParts is an audience before it is evaluated: the part that resolves without reading
+// every user (static targets, user_ids, channel filters, the sender's channels) and the user scan
+// that all_users and user filter segments still need.
+type audienceParts struct {
+	base     *bitmap.Bitmap
+	filters  []*filter.Filter
+	allUsers bool
+	// sender is the ordinal removed from a user audience (0: none).
+	sender uint32
+}
+
+// needsScan reports whether the audience needs a scan of every user.
+func (a *audienceParts) needsScan() bool { return a.allUsers || len(a.filters) > 0 }
+
+// matches reports whether the scanned user u joins the audience.
+func (a *audienceParts) matches(u *storage.User) bool {
+	if a.allUsers {
+		return true
+	}
+	d := (*UserDoc)(u)
+	for _, f := range a.filters {
+		if f.Match(d) {
+			return true
+		}
+	}
+	return false
+}
+
 // resolveAudience is ResolveAudience of segment records segs (none deleted, all of kind).
 func (e *Engine) resolveAudience(segs []*storage.Segment, kind storage.AudienceKind, userIDs []string, senderID string) (*bitmap.Bitmap, error) {
+	a, err := e.audienceParts(segs, kind, userIDs, senderID)
+	if err != nil {
+		return nil, err
+	}
+	aud := a.base
+	if a.needsScan() {
+		bm, err := e.matchUsers(a.filters, a.allUsers, nil)
+		if err != nil {
+			return nil, fmt.Errorf("cannot evaluate user segments: %w", err)
+		}
+		aud.Or(bm)
+		aud.Remove(a.sender)
+	}
+	return aud, nil
+}
+
+// audienceParts resolves what of an audience needs no user scan.
+func (e *Engine) audienceParts(segs []*storage.Segment, kind storage.AudienceKind, userIDs []string, senderID string) (*audienceParts, error) {
+	a := &audienceParts{}
 	var (
 		parts    []*bitmap.Bitmap
-		filters  []*filter.Filter
-		allUsers bool
 		senders  bool
 		chanRaws [][]byte
 		static   []storage.Bits // static segments' targets
@@ -43,7 +89,7 @@ func (e *Engine) resolveAudience(segs []*storage.Segment, kind storage.AudienceK
 	for _, s := range segs {
 		switch {
 		case s.AllUsers:
-			allUsers = true
+			a.allUsers = true
 		case s.AllSenderChannels:
 			senders = true
 		case len(s.Filter) > 0 && kind == storage.AudienceUsers:
@@ -51,7 +97,7 @@ func (e *Engine) resolveAudience(segs []*storage.Segment, kind storage.AudienceK
 			if err != nil {
 				return nil, fmt.Errorf("cannot compile the stored filter of segment %q: %w", s.ID, err)
 			}
-			filters = append(filters, f)
+			a.filters = append(a.filters, f)
 		case len(s.Filter) > 0:
 			chanRaws = append(chanRaws, s.Filter)
 		default:
@@ -63,14 +109,6 @@ func (e *Engine) resolveAudience(segs []*storage.Segment, kind storage.AudienceK
 		bm, err := bitmap.LoadUnion(e.db, static)
 		if err != nil {
 			return nil, fmt.Errorf("cannot load segment targets: %w", err)
-		}
-		parts = append(parts, bm)
-	}
-
-	if allUsers || len(filters) > 0 {
-		bm, err := e.matchUsers(filters, allUsers, nil)
-		if err != nil {
-			return nil, fmt.Errorf("cannot evaluate user segments: %w", err)
 		}
 		parts = append(parts, bm)
 	}
@@ -97,14 +135,132 @@ func (e *Engine) resolveAudience(segs []*storage.Segment, kind storage.AudienceK
 		}
 		parts = append(parts, bm)
 	}
-	aud := bitmap.Union(parts...)
-	aud.Remove(0)
+	a.base = bitmap.Union(parts...)
+	a.base.Remove(0)
 	if kind == storage.AudienceUsers {
 		if ord, ok := e.db.Users.Lookup(senderID); ok {
-			aud.Remove(ord)
+			a.sender = ord
+			a.base.Remove(ord)
 		}
 	}
-	return aud, nil
+	return a, nil
+}
+
+// audienceScan evaluates an audience that needs a user scan while the fan-out sends it: the scan
+// goes through the users in ordinal order in its own goroutine, and the fan-out takes the
+// ordinals the scan has passed (each decided: in the audience or not), so the first chunk goes out
+// as soon as the scan passed its receivers instead of after the whole scan.
+type audienceScan struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	// bm is the audience so far: the base, and the scanned users that joined it.
+	bm *bitmap.Bitmap
+	// upTo: every ordinal ≤ upTo is decided (^0 once the scan ended).
+	upTo uint32
+	done bool
+	err  error
+}
+
+// scanAudience starts evaluating a. Stop the scan by closing quit.
+func (e *Engine) scanAudience(a *audienceParts, quit <-chan struct{}) *audienceScan {
+	s := &audienceScan{bm: a.base.Clone()}
+	s.cond = sync.NewCond(&s.mu)
+	go func() {
+		const every = 1024 // scanned users between publications
+		var (
+			batch []uint32
+			last  uint32
+			n     int
+		)
+		publish := func(upTo uint32) {
+			s.mu.Lock()
+			s.bm.AddMany(batch)
+			s.upTo = upTo
+			s.mu.Unlock()
+			s.cond.Broadcast()
+			batch = batch[:0]
+		}
+		stopped := false
+		err := e.ScanUsers(func(ord uint32, u *storage.User) bool {
+			if n++; n%every == 0 {
+				if isClosed(quit) {
+					stopped = true
+					return false
+				}
+				publish(last)
+			}
+			if ord != a.sender && a.matches(u) {
+				batch = append(batch, ord)
+			}
+			last = ord
+			return true
+		})
+		if err == nil && stopped {
+			err = errFanoutStopped
+		}
+		s.mu.Lock()
+		s.bm.AddMany(batch)
+		s.upTo, s.done, s.err = ^uint32(0), true, err
+		s.mu.Unlock()
+		s.cond.Broadcast()
+	}()
+	return s
+}
+
+// each calls fn with the audience's ordinals after `after`, ascending, in chunks of up to n, as
+// the scan decides them. It returns the scan's error, or fn's.
+func (s *audienceScan) each(after uint32, n int, fn func(ords []uint32) error) error {
+	buf := make([]uint32, 0, n)
+	for {
+		s.mu.Lock()
+		for !s.done && s.upTo <= after {
+			s.cond.Wait()
+		}
+		// NB: a partial chunk is taken only once the scan ended; before, the scan is waited for
+		// until a whole chunk is decided, so chunks stay full.
+		for {
+			buf = s.bm.AppendRange(buf[:0], after, s.upTo, n)
+			if len(buf) == n || s.done {
+				break
+			}
+			s.cond.Wait()
+		}
+		done, err := s.done, s.err
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if len(buf) == 0 && done {
+			return nil
+		}
+		if err := fn(buf); err != nil {
+			return err
+		}
+		after = buf[len(buf)-1]
+	}
+}
+
+// wait waits for the scan to end and returns the whole audience (nil when the scan failed).
+func (s *audienceScan) wait() *bitmap.Bitmap {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for !s.done {
+		s.cond.Wait()
+	}
+	if s.err != nil {
+		return nil
+	}
+	return s.bm
+}
+
+// frozen returns the whole audience once the scan ended (nil before).
+func (s *audienceScan) frozen() *bitmap.Bitmap {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.done || s.err != nil {
+		return nil
+	}
+	return s.bm
 }
 
 // senderChannels returns the channels user senderID is a member of.

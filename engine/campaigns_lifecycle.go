@@ -206,6 +206,25 @@ func (e *Engine) releaseCampaign(tx *Tx, c *Campaign) {
 	cs.mu.Unlock()
 }
 
+// campaignAudienceParts is resolveCampaignAudience without the user scan (audienceParts), and an
+// estimate of the audience's size (its segments' sizes, or its user_ids) for the stats until the
+// scan ended.
+func (e *Engine) campaignAudienceParts(c *storage.Campaign) (*audienceParts, storage.AudienceKind, uint64, error) {
+	p, err := e.runPlan(c)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	a, err := e.audienceParts(p.segs, p.kind, c.UserIDs, c.SenderID)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	estimate := uint64(len(c.UserIDs))
+	for _, s := range p.segs {
+		estimate += s.Size
+	}
+	return a, p.kind, max(estimate, a.base.Cardinality()), nil
+}
+
 // resolveCampaignAudience computes c's audience now (audience.go ResolveAudience) from the
 // segments of its plan, or its user_ids, without the sender and duplicates.
 func (e *Engine) resolveCampaignAudience(c *storage.Campaign) (*bitmap.Bitmap, storage.AudienceKind, error) {
@@ -249,6 +268,16 @@ func (e *Engine) stopCampaignLocked(c *Campaign, reason string) error {
 	tx.B.PutCampaign(&c.Campaign)
 	if wasRunning {
 		e.releaseCampaign(tx, c)
+		if err := e.freezeForStopTx(tx, c.ID); err != nil {
+			tx.Discard()
+			return err
+		}
+		// NB: the event shows the run as stored (a fan-out that was still scanning its audience
+		// just got its exact total).
+		if _, err := storage.ReadCampaignRun(tx.B, c.ID, &c.Run); err != nil {
+			tx.Discard()
+			return err
+		}
 	}
 	e.emitCampaignEvent(tx, "campaign.stopped", c)
 	if err := e.Commit(tx); err != nil {

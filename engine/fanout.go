@@ -49,6 +49,21 @@ type campaignRun struct {
 	doneOnce sync.Once
 	// progress is what the logs and /metrics show of the run (campaignprogress.go).
 	progress runProgress
+	// scan is the audience scan of a run whose audience is not frozen yet (nil otherwise).
+	scan atomic.Pointer[audienceScan]
+}
+
+// unfrozenScan returns the audience scan of campaign id's running fan-out while its audience is
+// not frozen yet, or nil.
+func (e *Engine) unfrozenScan(id string) *audienceScan {
+	cs := &e.campaigns
+	cs.mu.Lock()
+	r := cs.runs[id]
+	cs.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.scan.Load()
 }
 
 // launchFanout runs campaign id's fan-out in the background unless it runs already.
@@ -186,12 +201,14 @@ type fanoutItem struct {
 	skip      bool
 }
 
-// fanoutChunk is one chunk on its way from a prepare worker to the committer.
+// fanoutChunk is one chunk on its way from a prepare worker to the committer; or, after the last
+// chunk of a scanned audience, the audience to freeze.
 type fanoutChunk struct {
-	ords  []uint32
-	items []fanoutItem
-	err   error
-	done  chan struct{}
+	ords   []uint32
+	items  []fanoutItem
+	freeze *bitmap.Bitmap
+	err    error
+	done   chan struct{}
 }
 
 // split cuts prepared chunk ch after its first n ordinals: head covers them and their items,
@@ -220,7 +237,7 @@ func (ch *fanoutChunk) split(n int, kind storage.AudienceKind) (head, tail *fano
 
 // runFanout sends campaign id from its stored cursor to the end of its frozen audience, then marks
 // it completed. It returns errFanoutStopped when stopped, deleted or when the engine stops.
-func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) error {
+func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) (err error) {
 	c, found, err := e.getCampaign(id)
 	if err != nil {
 		return err
@@ -228,12 +245,31 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 	if !found || c.Status != storage.CampaignInProgress {
 		return errFanoutStopped
 	}
+	// src yields the audience after a cursor: the frozen bitmap, or (an audience that needs a user
+	// scan, not frozen yet) the scan as it goes; the scan's result is frozen once it ended.
+	var (
+		src  func(after uint32, n int, fn func(ords []uint32) error) error
+		scan *audienceScan
+	)
+	scanQuit := make(chan struct{})
+	defer close(scanQuit)
 	if !c.Run.Frozen {
-		if err := e.freezeAudience(c, r); err != nil {
+		parts, kind, estimate, err := e.campaignAudienceParts(&c.Campaign)
+		if err != nil {
 			if _, ok := AsError(err); ok {
 				// The audience cannot be resolved any more (a segment vanished): stop.
 				return e.stopBroken(id, err)
 			}
+			return err
+		}
+		if parts.needsScan() {
+			c.Run.Kind = kind
+			c.Run.Total = max(estimate, c.Run.Done)
+			scan = e.scanAudience(parts, scanQuit)
+			src = scan.each
+			r.scan.Store(scan)
+			defer r.scan.Store(nil)
+		} else if err := e.freezeAudience(c, r, parts.base, kind); err != nil {
 			return err
 		}
 	}
@@ -245,9 +281,12 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 		}
 		return err
 	}
-	aud, err := bitmap.Load(e.db, storage.CampaignBits(id))
-	if err != nil {
-		return fmt.Errorf("cannot load the audience of campaign %q: %w", id, err)
+	if src == nil {
+		aud, err := bitmap.Load(e.db, storage.CampaignBits(id))
+		if err != nil {
+			return fmt.Errorf("cannot load the audience of campaign %q: %w", id, err)
+		}
+		src = aud.ForEachChunkAfter
 	}
 
 	workers := max(1, runtime.GOMAXPROCS(0))
@@ -265,11 +304,31 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 			}
 		}()
 	}
-	// Producer: cut the audience after the cursor into chunks, in order.
+	// Producer: cut the audience after the cursor into chunks, in order; then, after a scan, hand
+	// the committer the audience to freeze.
 	go func() {
 		defer close(queue)
 		defer close(jobs)
-		_ = aud.ForEachChunkAfter(c.Run.Cursor, FanoutChunkSize, func(ords []uint32) error {
+		frozen := false
+		// freeze queues the scanned audience (or the scan's error) for the committer.
+		freeze := func(err error) bool {
+			frozen = true
+			last := &fanoutChunk{err: err, done: make(chan struct{})}
+			if err == nil {
+				last.freeze = scan.frozen()
+			}
+			close(last.done)
+			select {
+			case queue <- last:
+				return true
+			case <-quit:
+				return false
+			}
+		}
+		err := src(c.Run.Cursor, FanoutChunkSize, func(ords []uint32) error {
+			if scan != nil && !frozen && scan.frozen() != nil && !freeze(nil) {
+				return errFanoutStopped // the scan ended: freeze its result as early as it can be
+			}
 			ch := &fanoutChunk{ords: slices.Clone(ords), done: make(chan struct{})}
 			select {
 			case queue <- ch:
@@ -283,6 +342,9 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 			}
 			return nil
 		})
+		if scan != nil && !frozen && !errors.Is(err, errFanoutStopped) {
+			freeze(err)
+		}
 	}()
 	defer func() {
 		close(quit)
@@ -313,6 +375,13 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 		}
 		return err
 	}
+	frozenStored := false
+	defer func() {
+		// NB: runs after the commit in flight ended (the defer below runs first).
+		if scan != nil && !frozenStored && errors.Is(err, errFanoutStopped) {
+			e.freezeOnExit(id, scan)
+		}
+	}()
 	defer func() { _ = wait() }()
 	thr := newThrottle(c.MaxPerSecond)
 	var (
@@ -332,6 +401,20 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) erro
 		}
 		if ch.err != nil {
 			return ch.err
+		}
+		if ch.freeze != nil {
+			// The scan ended: store the audience it decided, in chunk order (after the commit in
+			// flight, since both write the run record).
+			if err := wait(); err != nil {
+				return err
+			}
+			next, err := e.freezeScanned(id, r, planned, ch.freeze)
+			if err != nil {
+				return err
+			}
+			run, planned, frozenStored = next, next, true
+			r.scan.Store(nil)
+			continue
 		}
 	pieces:
 		// The throttle (throttle.go) and the month's capacity (capacity.go) may cut a prepared
@@ -472,13 +555,9 @@ func (e *Engine) stopBroken(id string, cause error) error {
 	return errFanoutStopped
 }
 
-// freezeAudience resolves c's audience, stores it under PrefixCampaignBits and marks the run
-// frozen, in one Tx under the campaign lock.
-func (e *Engine) freezeAudience(c *Campaign, r *campaignRun) error {
-	aud, kind, err := e.resolveCampaignAudience(&c.Campaign)
-	if err != nil {
-		return err
-	}
+// freezeAudience stores aud, c's audience, and marks the run frozen, in one Tx under the campaign
+// lock.
+func (e *Engine) freezeAudience(c *Campaign, r *campaignRun, aud *bitmap.Bitmap, kind storage.AudienceKind) error {
 	unlock := e.lockCampaign(c.ID)
 	defer unlock()
 	if r.stopped.Load() {
@@ -497,6 +576,79 @@ func (e *Engine) freezeAudience(c *Campaign, r *campaignRun) error {
 		return fmt.Errorf("cannot store the audience of campaign %q: %w", c.ID, err)
 	}
 	return nil
+}
+
+// freezeScanned stores aud, the audience a scan decided while the fan-out sent it, and the run
+// (the committed run, no commit being in flight) marked frozen with its exact total, in one Tx
+// under the campaign lock. Chunks already sent stay as they are: the cursor does not move.
+// NB: a crash before this commit scans again at the restart, and the run goes on after its cursor.
+func (e *Engine) freezeScanned(id string, r *campaignRun, run storage.CampaignRun, aud *bitmap.Bitmap) (storage.CampaignRun, error) {
+	bits := storage.CampaignBits(id)
+	tx := e.NewTx()
+	bitmap.Delete(tx.B, bits)
+	bitmap.Store(tx.B, bits, aud)
+	run.Frozen = true
+	run.Total = aud.Cardinality()
+	tx.B.PutCampaignRun(id, &run)
+	if err := e.commitChunk(id, r, tx); err != nil {
+		return run, err
+	}
+	return run, nil
+}
+
+// freezeOnExit stores the audience of a run that ends before its scan's result was stored (the
+// engine stopping between chunks): it waits for the scan to end (a second or so per million users)
+// and marks the stored run frozen with its exact total, so that the resumed run does not scan
+// again. A campaign stopped meanwhile was frozen by its stop (freezeForStopTx).
+func (e *Engine) freezeOnExit(id string, scan *audienceScan) {
+	aud := scan.wait()
+	if aud == nil {
+		return // the scan failed: a resumed run scans again
+	}
+	unlock := e.lockCampaign(id)
+	defer unlock()
+	tx := e.NewTx()
+	if ok, err := e.freezeStoredRunTx(tx, id, aud); err != nil || !ok {
+		tx.Discard()
+		return // deleted or frozen meanwhile, or unreadable (a resumed run scans again)
+	}
+	if err := e.Commit(tx); err != nil {
+		e.log.Warn("cannot store the audience of a stopped run; the resumed run scans again", "campaign", id, "err", err)
+	}
+}
+
+// freezeForStopTx adds to tx, which stops campaign id, the freeze of its audience when its running
+// fan-out is still scanning it (waiting for the scan to end), so that the stopped campaign keeps
+// its whole audience and exact total. The caller holds the campaign lock: no chunk commits
+// meanwhile, so the stored run is the latest.
+func (e *Engine) freezeForStopTx(tx *Tx, id string) error {
+	scan := e.unfrozenScan(id)
+	if scan == nil {
+		return nil
+	}
+	aud := scan.wait()
+	if aud == nil {
+		return nil
+	}
+	_, err := e.freezeStoredRunTx(tx, id, aud)
+	return err
+}
+
+// freezeStoredRunTx writes into tx aud as campaign id's frozen audience and its stored run marked
+// frozen with aud's size; false (nothing written) when the run is gone or frozen already.
+func (e *Engine) freezeStoredRunTx(tx *Tx, id string, aud *bitmap.Bitmap) (bool, error) {
+	var run storage.CampaignRun
+	found, err := storage.ReadCampaignRun(e.db, id, &run)
+	if err != nil || !found || run.Frozen {
+		return false, err
+	}
+	bits := storage.CampaignBits(id)
+	bitmap.Delete(tx.B, bits)
+	bitmap.Store(tx.B, bits, aud)
+	run.Frozen = true
+	run.Total = aud.Cardinality()
+	tx.B.PutCampaignRun(id, &run)
+	return true, nil
 }
 
 // prepareChunk does the parallel part of a chunk: receivers, channel ids, texts. It only reads
@@ -788,6 +940,9 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 	next.Skipped += uint64(len(ch.ords) - len(ch.items))
 	next.Done += uint64(len(ch.ords))
 	next.Cursor = ch.ords[len(ch.ords)-1]
+	if !next.Frozen {
+		next.Total = max(next.Total, next.Done) // an estimate until the scanned audience is frozen
+	}
 	tx.B.PutCampaignRun(c.ID, &next)
 	committed = true
 	return tx, next, nil
