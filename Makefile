@@ -20,7 +20,7 @@ DATA_DIR ?= ./campaignd-data
 run: build ## build and start campaignd with -dev credentials on HTTP_ADDR, data in DATA_DIR, a development Kafka broker on KAFKA_ADDR (RUN_FLAGS: more flags)
 	./$(BIN) -dev -httpListenAddr=$(HTTP_ADDR) -storageDataPath=$(DATA_DIR) -kafka.embedded -kafka.embeddedAddr=$(KAFKA_ADDR) $(RUN_FLAGS)
 
-test: test-go test-sdk ## run every test: Go tests, then the stream-chat SDK suite
+test: test-go test-sdk test-e2e ## run every test: Go tests, the stream-chat SDK suite, the dashboard in headless Chromium
 
 test-go: ## run the Go tests (unit, integration, fuzz seed corpora)
 	$(GO) vet ./...
@@ -28,6 +28,9 @@ test-go: ## run the Go tests (unit, integration, fuzz seed corpora)
 
 test-sdk: build ## run the stream-chat npm SDK suite against a real campaignd
 	cd sdk && npm ci $(NPM_FLAGS) && CAMPAIGND_BIN=$(abspath $(BIN)) node --test
+
+test-e2e: build ## run the dashboard test in a headless Chromium (Debian's chromium, playwright-core from e2e/package-lock.json); screenshot in e2e/output/
+	cd e2e && npm ci $(NPM_FLAGS) && CAMPAIGND_BIN=$(abspath $(BIN)) node --test
 
 bench: ## run the Go benchmarks
 	$(GO) test -run='^$$' -bench=. -benchmem -timeout=60m ./...
@@ -40,6 +43,6 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	done
 
 clean: ## remove build output (not ./campaignd-data)
-	rm -rf bin sdk/node_modules
+	rm -rf bin sdk/node_modules e2e/node_modules e2e/output
 
-.PHONY: help build run test test-go test-sdk bench fuzz clean
+.PHONY: help build run test test-go test-sdk test-e2e bench fuzz clean

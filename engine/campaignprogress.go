@@ -58,6 +58,7 @@ func (e *Engine) noteRunStart(id string, r *campaignRun, run *storage.CampaignRu
 // chunk's sends and logs the progress when ProgressLogInterval passed since the last line.
 func (e *Engine) chunkCommitted(id string, r *campaignRun, prev, cur *storage.CampaignRun) {
 	campaignChunks.Inc()
+	e.rates.sent.Add(cur.MessagesSent - prev.MessagesSent)
 	campaignMessagesSent.AddInt64(int64(cur.MessagesSent - prev.MessagesSent))
 	campaignChannelsCreated.AddInt64(int64(cur.ChannelsCreated - prev.ChannelsCreated))
 	campaignSkipped.AddInt64(int64(cur.Skipped - prev.Skipped))

@@ -107,6 +107,7 @@ type Engine struct {
 	segments  segmentsState
 	campaigns campaignsState
 	outbox    outboxState
+	rates     sendRates
 	disk      diskState
 	capacity  capacityState
 }
@@ -136,7 +137,7 @@ func Open(db *storage.DB, opts Options) (*Engine, error) {
 // Start launches background work: segment sizing, the scheduler, resumed campaigns and the outbox
 // relays. It returns once everything has started.
 func (e *Engine) Start() error {
-	for _, start := range []func() error{e.startDisk, e.startOutbox, e.startSegments, e.startCampaigns} {
+	for _, start := range []func() error{e.startDisk, e.startOutbox, e.startSegments, e.startCampaigns, e.startSendRates} {
 		if err := start(); err != nil {
 			e.Stop()
 			return err

@@ -314,6 +314,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		return
 	}
+	if s.serveDashboard(ctx, path) {
+		return
+	}
 	if k := s.opts.PprofAuthKey; k != "" && bytes.HasPrefix(path, []byte("/debug/pprof/")) {
 		if s.checkAuthKey(ctx, k, "-pprofAuthKey") {
 			pprofhandler.PprofHandler(ctx)
