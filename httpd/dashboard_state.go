@@ -9,6 +9,7 @@ import (
 
 	"github.com/campaignd/campaignd/engine"
 	"github.com/campaignd/campaignd/engine/outbox"
+	"github.com/campaignd/campaignd/wire"
 )
 
 // dashboardCampaign is one campaign as the dashboard shows it.
@@ -172,7 +173,11 @@ func (s *Server) dashboardReplay(ctx *fasthttp.RequestCtx) {
 func (s *Server) dashboardEngineError(ctx *fasthttp.RequestCtx, err error) {
 	var e *engine.Error
 	if errors.As(err, &e) {
-		dashboardError(ctx, statusOf(e.Code), e.Msg)
+		status := e.Status
+		if status == 0 {
+			status = wire.HTTPStatus(e.Code)
+		}
+		dashboardError(ctx, status, e.Msg)
 		return
 	}
 	s.log.Error("dashboard action failed", "err", err)
