@@ -88,7 +88,7 @@ func (e *Engine) chunkCommitted(id string, r *campaignRun, prev, cur *storage.Ca
 // logRunCompleted logs a completed campaign with its duration (from stats_started_at, across
 // restarts) and its mean send rate.
 func (e *Engine) logRunCompleted(id string, run *storage.CampaignRun) {
-	took := time.Duration(run.CompletedAt-run.StartedAt) * time.Microsecond
+	took := time.Duration(run.CompletedAt - run.StartedAt) // unix nanoseconds
 	rate := 0.0
 	if took > 0 {
 		rate = float64(run.MessagesSent) / took.Seconds()

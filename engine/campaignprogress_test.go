@@ -39,8 +39,10 @@ func TestRunningCampaignMetrics(t *testing.T) {
 			t.Fatalf("metrics lack %q:\n%s", want, out.String())
 		}
 	}
+	t0 := time.Now().UnixNano() // run times are unix nanoseconds
+	e.logRunCompleted(id, &storage.CampaignRun{Total: 1000, Done: 1000, MessagesSent: 1000, StartedAt: t0, CompletedAt: t0 + int64(2*time.Second)})
 	l := logs.String()
-	for _, want := range []string{"msg=\"campaign sending\"", "recipients=1000", "msg=\"campaign progress\"", "sent=240", "done=250", "progress=25.0%", "eta="} {
+	for _, want := range []string{"msg=\"campaign sending\"", "recipients=1000", "msg=\"campaign progress\"", "sent=240", "done=250", "progress=25.0%", "eta=", "msg=\"campaign completed\"", "took=2s", "rate=500/s"} {
 		if !strings.Contains(l, want) {
 			t.Fatalf("log lacks %q:\n%s", want, l)
 		}

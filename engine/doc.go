@@ -32,6 +32,10 @@
 //	scheduler.go         scheduled_for and stop_at, live and at boot
 //	fanout.go            the fan-out pipeline (its header draws it); chunkevents.go renders a
 //	                     chunk's events for the relays
+//	campaignprogress.go  a running campaign's progress: fan-out counters, progress log lines, the
+//	                     campaigns-by-status and per-running-campaign metrics
+//	dashboard.go         what the dashboard reads beyond the API: send rates (one sample a
+//	                     second, 10 minutes), the sinks' state; snapshot.go: Checkpoint
 //	capacity.go          the monthly campaign capacity: durable per-campaign counts, admission
 //	throttle.go          max_messages_per_second: a campaign's pace
 //	template.go          Template: compiled once, rendered without allocating

@@ -63,11 +63,11 @@ type dashboardState struct {
 	Rates [][2]int64 `json:"rates"`
 }
 
-func microsTime(us int64) string {
-	if us == 0 {
+func nanosTime(ns int64) string {
+	if ns == 0 {
 		return ""
 	}
-	return time.UnixMicro(us).UTC().Format(time.RFC3339)
+	return time.Unix(0, ns).UTC().Format(time.RFC3339)
 }
 
 // dashboardState answers the page's poll: the newest 100 campaigns, 100 segments, the sinks, the
@@ -94,7 +94,7 @@ func (s *Server) dashboardState(ctx *fasthttp.RequestCtx) {
 		}
 		st.Campaigns = append(st.Campaigns, dashboardCampaign{ID: c.ID, Name: c.Name, Status: c.Status, SenderID: c.SenderID,
 			Sent: r.MessagesSent, ChannelsCreated: r.ChannelsCreated, Skipped: r.Skipped, Done: r.Done, Total: r.Total,
-			Progress: progress, StartedAt: microsTime(r.StartedAt), CompletedAt: microsTime(r.CompletedAt)})
+			Progress: progress, StartedAt: nanosTime(r.StartedAt), CompletedAt: nanosTime(r.CompletedAt)})
 	}
 	segLimit := engine.MaxSegmentsQueryLimit
 	sp, err := s.e.QuerySegments(&engine.QueryParams{Limit: &segLimit})

@@ -64,6 +64,12 @@
 // Batch.Commit(true) returns after the WAL is fsynced; concurrent committers share fsyncs (Pebble's
 // group commit). Everything the API reports as stored is committed that way.
 //
+// # Checkpoints
+//
+// DB.Checkpoint writes a consistent copy of the store (every batch committed before the call) into
+// a new directory, hard-linking table files where it can; the copy opens as a store of its own.
+// campaignd keeps the store in <data directory>/pebble and checkpoints in <data directory>/snapshots.
+//
 // # Health
 //
 // DB.Metrics turns Pebble's metrics (WAL, flushes, compactions, levels, block cache, memtables)
