@@ -13,7 +13,7 @@ import (
 // Campaigns (one file per concern): campaigns_input.go decodes, merges and validates a request into
 // a campaignPlan, campaigns_lifecycle.go changes the status (create, update, start, stop, delete and
 // the campaign.* events), campaigns_query.go lists campaigns and pages a campaign's users,
-// campaigns_json.go encodes CampaignResponse; fanout.go sends, scheduler.go keeps the times.
+// wire encodes a Campaign; fanout.go sends, scheduler.go keeps the times.
 
 // Campaign limits (Stream's: segments, user ids, members and attachments per campaign).
 const (
@@ -46,10 +46,52 @@ type campaignsState struct {
 // lockCampaign locks campaign id's stripe (campaignsState.locks) and returns its unlock function.
 func (e *Engine) lockCampaign(id string) func() { return e.campaigns.locks.lockID(id) }
 
-// Campaign is a campaign with its progress, as read by GetCampaign and QueryCampaigns.
+// Campaign is a campaign with its progress and what its replies and events show of it. Every
+// method that returns a Campaign loads Sender and Segments (loadCampaignRefs); the engine's own
+// reads for sending do not.
 type Campaign struct {
 	storage.Campaign
 	Run storage.CampaignRun
+	// Sender is the sender's record; nil when the sender no longer exists.
+	Sender *storage.User
+	// Segments are the segments of SegmentIDs that still exist, in order.
+	Segments []*Segment
+}
+
+// Progress returns the share of c's audience done: 1 once completed, 0 before the audience is
+// frozen.
+func (c *Campaign) Progress() float64 {
+	switch {
+	case c.Status == storage.CampaignCompleted:
+		return 1
+	case c.Run.Total > 0:
+		return float64(c.Run.Done) / float64(c.Run.Total)
+	}
+	return 0
+}
+
+// loadCampaignRefs loads c.Sender and c.Segments.
+func (e *Engine) loadCampaignRefs(c *Campaign) error {
+	u, found, err := e.GetUser(c.SenderID)
+	if err != nil {
+		return fmt.Errorf("cannot read the sender of campaign %q: %w", c.ID, err)
+	}
+	c.Sender = nil
+	if found {
+		c.Sender = u
+	}
+	c.Segments = c.Segments[:0]
+	for _, id := range c.SegmentIDs {
+		s, err := e.GetSegment(id)
+		if ae, ok := AsError(err); ok && ae.Code == CodeNotFound {
+			continue // deleted since: the campaign shows the segments that exist
+		}
+		if err != nil {
+			return fmt.Errorf("cannot read segment %q of campaign %q: %w", id, c.ID, err)
+		}
+		c.Segments = append(c.Segments, s)
+	}
+	return nil
 }
 
 func (c *Campaign) queryID() string { return c.ID }

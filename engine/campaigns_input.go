@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -10,51 +11,56 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// CampaignInput is the body of POST /campaigns and PUT /campaigns/{id}. Absent (or null) fields are nil:
-// create uses defaults, update keeps the stored value.
+// CampaignInput is a campaign as POST /campaigns and PUT /campaigns/{id} give it (decoded by
+// wire). A nil field was absent (or null): create uses the default, update keeps the stored value.
+// Raw JSON fields are nil when absent and "null" when null (which clears them); wire compacts
+// them.
 type CampaignInput struct {
-	ID               *string               `json:"id"`
-	Name             *string               `json:"name"`
-	Description      *string               `json:"description"`
-	SenderID         *string               `json:"sender_id"`
-	SenderMode       *string               `json:"sender_mode"`
-	SenderVisibility *string               `json:"sender_visibility"`
-	SegmentIDs       *[]string             `json:"segment_ids"`
-	UserIDs          *[]string             `json:"user_ids"`
-	MessageTemplate  *MessageTemplateInput `json:"message_template"`
-	CreateChannels   *bool                 `json:"create_channels"`
-	ShowChannels     *bool                 `json:"show_channels"`
-	SkipPush         *bool                 `json:"skip_push"`
-	SkipWebhook      *bool                 `json:"skip_webhook"`
-	ChannelTemplate  *ChannelTemplateInput `json:"channel_template"`
+	ID               *string
+	Name             *string
+	Description      *string
+	SenderID         *string
+	SenderMode       *string
+	SenderVisibility *string
+	SegmentIDs       *[]string
+	UserIDs          *[]string
+	MessageTemplate  *MessageTemplateInput
+	CreateChannels   *bool
+	ShowChannels     *bool
+	SkipPush         *bool
+	SkipWebhook      *bool
+	ChannelTemplate  *ChannelTemplateInput
 	// MaxMessagesPerSecond is the extension max_messages_per_second (throttle.go); 0 = unthrottled.
-	MaxMessagesPerSecond *int64 `json:"max_messages_per_second"`
+	MaxMessagesPerSecond *int64
 }
 
 // MessageTemplateInput is message_template in a request.
 type MessageTemplateInput struct {
-	Text        *string         `json:"text"`
-	Attachments json.RawMessage `json:"attachments"`
-	Custom      json.RawMessage `json:"custom"`
-	PollID      *string         `json:"poll_id"`
-	Searchable  *bool           `json:"searchable"`
+	Text *string
+	// Attachments is a raw JSON array, Custom a raw JSON object of the message's custom fields.
+	Attachments json.RawMessage
+	Custom      json.RawMessage
+	PollID      *string
+	Searchable  *bool
 }
 
 // ChannelTemplateInput is channel_template in a request.
 type ChannelTemplateInput struct {
-	Type            *string                `json:"type"`
-	ID              *string                `json:"id"`
-	Team            *string                `json:"team"`
-	Members         *[]string              `json:"members"`
-	MembersTemplate *[]MemberTemplateInput `json:"members_template"`
-	Custom          json.RawMessage        `json:"custom"`
+	Type            *string
+	ID              *string
+	Team            *string
+	Members         *[]string
+	MembersTemplate *[]MemberTemplateInput
+	// Custom is a raw JSON object of the channel's custom fields.
+	Custom json.RawMessage
 }
 
 // MemberTemplateInput is one channel_template.members_template entry.
 type MemberTemplateInput struct {
-	UserID      string          `json:"user_id"`
-	ChannelRole string          `json:"channel_role"`
-	Custom      json.RawMessage `json:"custom"`
+	UserID      string
+	ChannelRole string
+	// Custom is a raw JSON object of the member's custom fields.
+	Custom json.RawMessage
 }
 
 // setIfPresent copies *src into *dst when the request carried the field (src != nil).
@@ -117,7 +123,7 @@ func (in *CampaignInput) apply(c *storage.Campaign) error {
 		if ct.MembersTemplate != nil {
 			ch.MembersTemplate = ch.MembersTemplate[:0]
 			for i, mt := range *ct.MembersTemplate {
-				custom, err := compactJSON(fmt.Sprintf("channel_template.members_template[%d].custom", i), mt.Custom, '{')
+				custom, err := checkedJSON(fmt.Sprintf("channel_template.members_template[%d].custom", i), mt.Custom, '{')
 				if err != nil {
 					return err
 				}
@@ -134,12 +140,12 @@ func (in *CampaignInput) apply(c *storage.Campaign) error {
 	return nil
 }
 
-// setJSONIfPresent stores the compacted raw (compactJSON) in *dst when the request carried it.
+// setJSONIfPresent stores raw (checkedJSON) in *dst when the request carried it.
 func setJSONIfPresent(dst *[]byte, field string, raw json.RawMessage, kind byte) error {
 	if raw == nil {
 		return nil
 	}
-	b, err := compactJSON(field, raw, kind)
+	b, err := checkedJSON(field, raw, kind)
 	if err != nil {
 		return err
 	}
@@ -147,26 +153,28 @@ func setJSONIfPresent(dst *[]byte, field string, raw json.RawMessage, kind byte)
 	return nil
 }
 
-// compactJSON checks that raw is absent, null or a JSON value starting with kind ('{' or '[') and
-// returns it compacted (nil for absent, null or an empty container).
-func compactJSON(field string, raw json.RawMessage, kind byte) ([]byte, error) {
-	if len(raw) == 0 {
+// checkedJSON checks that raw is absent, null or a JSON value starting with kind ('{' or '[') and
+// returns a copy of it (nil for absent, null or an empty container). raw should be compact, as
+// wire decodes it; it is stored as given.
+func checkedJSON(field string, raw json.RawMessage, kind byte) ([]byte, error) {
+	b := bytes.TrimSpace(raw)
+	if len(b) == 0 || string(b) == "null" {
 		return nil, nil
 	}
-	b, err := appendCompactJSON(nil, raw)
-	if err != nil {
-		return nil, InputError(field, "%s is not valid JSON: %s", field, err)
-	}
-	if string(b) == "null" {
-		return nil, nil
+	if !json.Valid(b) {
+		return nil, InputError(field, "%s is not valid JSON", field)
 	}
 	if b[0] != kind {
-		return nil, InputError(field, "%s must be %s, not %s", field, jsonKindOf(kind), b)
+		what := "an object"
+		if kind == '[' {
+			what = "an array"
+		}
+		return nil, InputError(field, "%s must be %s, not %s", field, what, b)
 	}
 	if len(b) == 2 {
-		return nil, nil
+		return nil, nil // an empty container
 	}
-	return b, nil
+	return bytes.Clone(b), nil
 }
 
 var channelTypeRE = regexp.MustCompile(`^[\w-]+$`)

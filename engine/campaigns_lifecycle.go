@@ -41,12 +41,16 @@ func (e *Engine) CreateCampaign(in *CampaignInput) (*Campaign, error) {
 	if err := e.Commit(tx); err != nil {
 		return nil, fmt.Errorf("cannot store campaign %q: %w", id, err)
 	}
-	return c, nil
+	return c, e.loadCampaignRefs(c)
 }
 
-// GetCampaign returns campaign id with its live stats, or a code-16 error.
+// GetCampaign returns campaign id with its live stats, sender and segments, or a code-16 error.
 func (e *Engine) GetCampaign(id string) (*Campaign, error) {
-	return e.mustGetCampaign(id)
+	c, err := e.mustGetCampaign(id)
+	if err != nil {
+		return nil, err
+	}
+	return c, e.loadCampaignRefs(c)
 }
 
 // UpdateCampaign merges in into a draft or scheduled campaign and validates the result.
@@ -74,31 +78,22 @@ func (e *Engine) UpdateCampaign(id string, in *CampaignInput) (*Campaign, error)
 	if err := e.Commit(tx); err != nil {
 		return nil, fmt.Errorf("cannot update campaign %q: %w", id, err)
 	}
-	return c, nil
+	return c, e.loadCampaignRefs(c)
 }
 
-// StartOptions are the optional times of POST /campaigns/{id}/start, RFC 3339 strings.
+// StartOptions are the optional times of POST /campaigns/{id}/start, in unix nanoseconds (0: not
+// given); they are kept to the microsecond.
 type StartOptions struct {
-	ScheduledFor *string `json:"scheduled_for"`
-	StopAt       *string `json:"stop_at"`
+	ScheduledFor int64
+	StopAt       int64
 }
 
 // StartCampaign starts campaign id now, or schedules it when scheduled_for is in the future. It
 // answers at once: the audience is resolved and messages are sent in the background.
 func (e *Engine) StartCampaign(id string, opts *StartOptions) (*Campaign, error) {
 	now := e.Now()
-	var schedFor, stopAt int64
-	if opts.ScheduledFor != nil && *opts.ScheduledFor != "" {
-		var err error
-		if schedFor, err = parseTime("scheduled_for", *opts.ScheduledFor); err != nil {
-			return nil, err
-		}
-	}
-	if opts.StopAt != nil && *opts.StopAt != "" {
-		var err error
-		if stopAt, err = parseTime("stop_at", *opts.StopAt); err != nil {
-			return nil, err
-		}
+	schedFor, stopAt := truncMicros(opts.ScheduledFor), truncMicros(opts.StopAt)
+	if stopAt != 0 {
 		after := now.UnixNano()
 		if schedFor > after {
 			after = schedFor
@@ -137,7 +132,7 @@ func (e *Engine) StartCampaign(id string, opts *StartOptions) (*Campaign, error)
 			return nil, fmt.Errorf("cannot schedule campaign %q: %w", id, err)
 		}
 		e.scheduleCampaign(id, schedFor, stopAt)
-		return c, nil
+		return c, e.loadCampaignRefs(c)
 	}
 	if err := e.checkCapacityLeft(); err != nil {
 		return nil, err
@@ -145,7 +140,7 @@ func (e *Engine) StartCampaign(id string, opts *StartOptions) (*Campaign, error)
 	if err := e.beginCampaignLocked(c, p); err != nil {
 		return nil, err
 	}
-	return c, nil
+	return c, e.loadCampaignRefs(c)
 }
 
 // beginCampaignLocked moves c, validated into p, to in_progress (stats_started_at, its segments
@@ -162,7 +157,10 @@ func (e *Engine) beginCampaignLocked(c *Campaign, p *campaignPlan) error {
 	}
 	tx.B.PutCampaign(&c.Campaign)
 	tx.B.PutCampaignRun(c.ID, &c.Run)
-	e.emitCampaignEvent(tx, "campaign.started", c)
+	if err := e.emitCampaignEvent(tx, "campaign.started", c); err != nil {
+		tx.Discard()
+		return err
+	}
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot start campaign %q: %w", c.ID, err)
 	}
@@ -246,7 +244,7 @@ func (e *Engine) StopCampaign(id string) (*Campaign, error) {
 	defer unlock()
 	switch c.Status {
 	case storage.CampaignStopped:
-		return c, nil
+		return c, e.loadCampaignRefs(c)
 	case storage.CampaignScheduled, storage.CampaignInProgress:
 	default:
 		return nil, InputError("status", "campaign %q is %s; only scheduled and in_progress campaigns can be stopped", id, c.Status)
@@ -254,7 +252,7 @@ func (e *Engine) StopCampaign(id string) (*Campaign, error) {
 	if err := e.stopCampaignLocked(c, storage.StopManual); err != nil {
 		return nil, err
 	}
-	return c, nil
+	return c, nil // loaded by the campaign.stopped event
 }
 
 // stopCampaignLocked writes c as stopped with a campaign.stopped event and tells its fan-out to
@@ -265,6 +263,10 @@ func (e *Engine) stopCampaignLocked(c *Campaign, reason string) error {
 	c.StopReason = reason
 	c.UpdatedAt = e.nowMicros()
 	tx := e.NewTx()
+	if err := e.emitCampaignEvent(tx, "campaign.stopped", c); err != nil {
+		tx.Discard()
+		return err
+	}
 	tx.B.PutCampaign(&c.Campaign)
 	if wasRunning {
 		e.releaseCampaign(tx, c)
@@ -279,7 +281,6 @@ func (e *Engine) stopCampaignLocked(c *Campaign, reason string) error {
 			return err
 		}
 	}
-	e.emitCampaignEvent(tx, "campaign.stopped", c)
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot stop campaign %q: %w", c.ID, err)
 	}
@@ -316,23 +317,20 @@ func (e *Engine) DeleteCampaign(id string) error {
 	return nil
 }
 
-// emitCampaignEvent emits a campaign.* event (Stream's shape) carrying the full campaign with its
-// stats. Its id is derived from the campaign and the type, so a replay produces the same id.
-func (e *Engine) emitCampaignEvent(tx *Tx, typ string, c *Campaign) {
-	now := e.Now()
-	b := append([]byte(nil), `{"type":`...)
-	b = appendJSONString(b, typ)
-	b = append(b, `,"created_at":`...)
-	b = appendTime(b, now)
-	b = append(b, `,"campaign":`...)
-	b = e.AppendCampaignJSON(b, c, nil)
-	b = append(b, '}')
+// emitCampaignEvent emits a campaign.* event (Stream's shape: Encoder.AppendCampaignEvent)
+// carrying the full campaign with its stats, sender and segments (loaded into c here). Its id is
+// derived from the campaign and the type, so a replay produces the same id.
+func (e *Engine) emitCampaignEvent(tx *Tx, typ string, c *Campaign) error {
+	if err := e.loadCampaignRefs(c); err != nil {
+		return err
+	}
 	tx.Emit(Event{
 		ID:          derivedID(c.ID, typ, ""),
 		Type:        typ,
 		Key:         c.ID,
 		SkipWebhook: c.SkipWebhook,
 		SkipPush:    c.SkipPush,
-		JSON:        b,
+		JSON:        e.enc.AppendCampaignEvent(nil, typ, e.Now(), c),
 	})
+	return nil
 }

@@ -16,7 +16,7 @@ type CampaignsPage struct {
 }
 
 // QueryCampaigns returns one page of the campaigns matching q.Filter in q.Sort order (default:
-// created_at descending), ties broken by id, each with its progress.
+// created_at descending), ties broken by id, each with its progress, sender and segments.
 func (e *Engine) QueryCampaigns(q *QueryParams) (*CampaignsPage, error) {
 	rq, err := parseRecordQuery(q, filter.CampaignSchema, DefaultCampaignsPerPage, MaxCampaignsPerPage)
 	if err != nil {
@@ -38,13 +38,32 @@ func (e *Engine) QueryCampaigns(q *QueryParams) (*CampaignsPage, error) {
 		if _, err := storage.ReadCampaignRun(e.db, c.ID, &c.Run); err != nil {
 			return nil, err
 		}
+		if err := e.loadCampaignRefs(c); err != nil {
+			return nil, err
+		}
 	}
 	return page, nil
 }
 
+// CampaignUsers is one page of a campaign's users (CampaignUsersPage).
+type CampaignUsers struct {
+	Users []storage.User
+	// Next and Prev are the cursors of the neighbour pages; "" when there is none.
+	Next, Prev string
+}
+
 // CampaignUsersPage returns up to limit target users of c (its user_ids, or its frozen audience
-// once started) after the cursor, as UserResponse JSON objects, with the neighbour cursors.
-func (e *Engine) CampaignUsersPage(c *Campaign, limit int, next, prev string) (users [][]byte, nextCur, prevCur string, err error) {
+// once started) after the cursor that still exist, with the neighbour cursors. The users are the
+// caller's.
+func (e *Engine) CampaignUsersPage(c *Campaign, limit int, next, prev string) (*CampaignUsers, error) {
+	users, nextCur, prevCur, err := e.campaignUsersPage(c, limit, next, prev)
+	if err != nil {
+		return nil, err
+	}
+	return &CampaignUsers{Users: users, Next: nextCur, Prev: prevCur}, nil
+}
+
+func (e *Engine) campaignUsersPage(c *Campaign, limit int, next, prev string) (users []storage.User, nextCur, prevCur string, err error) {
 	if limit < 0 || limit > MaxCampaignUsersPerPage {
 		return nil, "", "", InputError("limit", "limit is %d; use 0 to %d", limit, MaxCampaignUsersPerPage)
 	}
@@ -85,7 +104,7 @@ func (e *Engine) CampaignUsersPage(c *Campaign, limit int, next, prev string) (u
 		if err != nil && err != errDone {
 			return nil, "", "", err
 		}
-		users, err = e.usersJSON(ords)
+		users, err = e.liveUsers(ords)
 		return users, nextCur, prevCur, err
 	case len(c.UserIDs) > 0:
 		for _, id := range c.UserIDs {
@@ -97,20 +116,20 @@ func (e *Engine) CampaignUsersPage(c *Campaign, limit int, next, prev string) (u
 		return nil, "", "", nil
 	}
 	start, end, nextCur, prevCur := pageBounds(len(ords), off, limit)
-	users, err = e.usersJSON(ords[start:end])
+	users, err = e.liveUsers(ords[start:end])
 	return users, nextCur, prevCur, err
 }
 
-// usersJSON returns the UserResponses of the live users among ords.
-func (e *Engine) usersJSON(ords []uint32) ([][]byte, error) {
-	var users [][]byte
+// liveUsers returns the records of the live users among ords, in the order of ords.
+func (e *Engine) liveUsers(ords []uint32) ([]storage.User, error) {
+	var users []storage.User
 	for _, ord := range ords {
 		u, found, err := e.GetUserByOrdinal(ord)
 		if err != nil {
 			return nil, err
 		}
 		if found {
-			users = append(users, e.enc.AppendUser(nil, u))
+			users = append(users, *u)
 		}
 	}
 	return users, nil

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -348,24 +347,18 @@ func TestCampaignUsersPage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		users, n, p, err := e.CampaignUsersPage(c, limit, next, prev)
+		page, err := e.CampaignUsersPage(c, limit, next, prev)
 		if err != nil {
 			t.Fatalf("cannot page users: %s", err)
 		}
 		var got []string
-		for _, u := range users {
-			var m struct {
-				ID string `json:"id"`
-			}
-			if err := json.Unmarshal(u, &m); err != nil {
-				t.Fatalf("a user page entry is not a user object: %s", u)
-			}
-			got = append(got, m.ID)
+		for _, u := range page.Users {
+			got = append(got, u.ID)
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("unexpected users page (limit %d, next %q, prev %q); got %v; want %v", limit, next, prev, got, want)
 		}
-		return n, p
+		return page.Next, page.Prev
 	}
 	// A draft shows its user_ids (known ones), in their order.
 	next, prev := page(2, "", "", "u3", "u1")
@@ -386,9 +379,9 @@ func TestCampaignUsersPage(t *testing.T) {
 	page(2, next, "", "u3")
 
 	c, _ := e.GetCampaign("c")
-	_, _, _, err := e.CampaignUsersPage(c, MaxCampaignUsersPerPage+1, "", "")
+	_, err := e.CampaignUsersPage(c, MaxCampaignUsersPerPage+1, "", "")
 	wantInputError(t, err, "limit")
-	_, _, _, err = e.CampaignUsersPage(c, 2, "bad", "")
+	_, err = e.CampaignUsersPage(c, 2, "bad", "")
 	wantInputError(t, err, "next")
 }
 

@@ -27,8 +27,7 @@
 //	campaigns.go         Campaign, campaignsState, lockCampaign
 //	campaigns_input.go   CampaignInput, merge, validateCampaign → campaignPlan
 //	campaigns_lifecycle.go  create, update, start, stop, delete, campaign.* events, runPlan
-//	campaigns_query.go   queryCampaigns, a campaign's users page
-//	campaigns_json.go    CampaignResponse encoder
+//	campaigns_query.go   queryCampaigns, a campaign's users page (CampaignUsers)
 //	scheduler.go         scheduled_for and stop_at, live and at boot
 //	fanout.go            the fan-out pipeline (its header draws it); chunkevents.go renders a
 //	                     chunk's events for the relays

@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/campaignd/campaignd/storage"
+import (
+	"time"
+
+	"github.com/campaignd/campaignd/storage"
+)
 
 // Encoder renders the Stream JSON the engine itself needs: the objects its templates read
 // ({{ receiver.name }} is looked up in the receiver's UserResponse) and the event bodies it
@@ -15,4 +19,7 @@ type Encoder interface {
 	// AppendGoneUser appends the UserResponse of a user that is gone (deleted since something
 	// referred to it), of which only the id is left.
 	AppendGoneUser(dst []byte, id string) []byte
+	// AppendCampaignEvent appends the body of the campaign event typ ("campaign.started",
+	// "campaign.stopped", "campaign.completed") of c, with Sender and Segments loaded, at time at.
+	AppendCampaignEvent(dst []byte, typ string, at time.Time, c *Campaign) []byte
 }

@@ -1032,10 +1032,13 @@ func (e *Engine) completeFanout(id string, r *campaignRun, run *storage.Campaign
 	c.Run = *run
 	c.Run.CompletedAt = now
 	tx := e.NewTx()
+	if err := e.emitCampaignEvent(tx, "campaign.completed", c); err != nil {
+		tx.Discard()
+		return err
+	}
 	tx.B.PutCampaign(&c.Campaign)
 	tx.B.PutCampaignRun(id, &c.Run)
 	e.releaseCampaign(tx, c)
-	e.emitCampaignEvent(tx, "campaign.completed", c)
 	if err := e.Commit(tx); err != nil {
 		return fmt.Errorf("cannot complete campaign %q: %w", id, err)
 	}

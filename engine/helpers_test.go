@@ -155,12 +155,94 @@ func mustDecodeJSON(t testing.TB, body string, v any) {
 	}
 }
 
+// testCampaignBody is the JSON of a POST /campaigns body, for tests that write campaigns as the
+// API gets them (wire decodes the real ones; the engine cannot import it).
+type testCampaignBody struct {
+	ID                   *string   `json:"id"`
+	Name                 *string   `json:"name"`
+	Description          *string   `json:"description"`
+	SenderID             *string   `json:"sender_id"`
+	SenderMode           *string   `json:"sender_mode"`
+	SenderVisibility     *string   `json:"sender_visibility"`
+	SegmentIDs           *[]string `json:"segment_ids"`
+	UserIDs              *[]string `json:"user_ids"`
+	CreateChannels       *bool     `json:"create_channels"`
+	ShowChannels         *bool     `json:"show_channels"`
+	SkipPush             *bool     `json:"skip_push"`
+	SkipWebhook          *bool     `json:"skip_webhook"`
+	MaxMessagesPerSecond *int64    `json:"max_messages_per_second"`
+	MessageTemplate      *struct {
+		Text        *string         `json:"text"`
+		Attachments json.RawMessage `json:"attachments"`
+		Custom      json.RawMessage `json:"custom"`
+		PollID      *string         `json:"poll_id"`
+		Searchable  *bool           `json:"searchable"`
+	} `json:"message_template"`
+	ChannelTemplate *struct {
+		Type            *string   `json:"type"`
+		ID              *string   `json:"id"`
+		Team            *string   `json:"team"`
+		Members         *[]string `json:"members"`
+		MembersTemplate *[]struct {
+			UserID      string          `json:"user_id"`
+			ChannelRole string          `json:"channel_role"`
+			Custom      json.RawMessage `json:"custom"`
+		} `json:"members_template"`
+		Custom json.RawMessage `json:"custom"`
+	} `json:"channel_template"`
+}
+
 // campaignInput decodes a POST /campaigns body.
 func campaignInput(t testing.TB, body string) *CampaignInput {
 	t.Helper()
-	in := &CampaignInput{}
-	mustDecodeJSON(t, body, in)
+	var b testCampaignBody
+	mustDecodeJSON(t, body, &b)
+	in := &CampaignInput{
+		ID: b.ID, Name: b.Name, Description: b.Description, SenderID: b.SenderID, SenderMode: b.SenderMode,
+		SenderVisibility: b.SenderVisibility, SegmentIDs: b.SegmentIDs, UserIDs: b.UserIDs,
+		CreateChannels: b.CreateChannels, ShowChannels: b.ShowChannels, SkipPush: b.SkipPush,
+		SkipWebhook: b.SkipWebhook, MaxMessagesPerSecond: b.MaxMessagesPerSecond,
+	}
+	if mt := b.MessageTemplate; mt != nil {
+		in.MessageTemplate = &MessageTemplateInput{Text: mt.Text, Attachments: mt.Attachments, Custom: mt.Custom, PollID: mt.PollID, Searchable: mt.Searchable}
+	}
+	if ct := b.ChannelTemplate; ct != nil {
+		in.ChannelTemplate = &ChannelTemplateInput{Type: ct.Type, ID: ct.ID, Team: ct.Team, Members: ct.Members, Custom: ct.Custom}
+		if ct.MembersTemplate != nil {
+			mts := []MemberTemplateInput{}
+			for _, mt := range *ct.MembersTemplate {
+				mts = append(mts, MemberTemplateInput{UserID: mt.UserID, ChannelRole: mt.ChannelRole, Custom: mt.Custom})
+			}
+			in.ChannelTemplate.MembersTemplate = &mts
+		}
+	}
 	return in
+}
+
+// startOptions decodes a POST /campaigns/{id}/start body ({"scheduled_for"?, "stop_at"?}, RFC
+// 3339 times).
+func startOptions(t testing.TB, body string) *StartOptions {
+	t.Helper()
+	var b struct {
+		ScheduledFor string `json:"scheduled_for"`
+		StopAt       string `json:"stop_at"`
+	}
+	mustDecodeJSON(t, body, &b)
+	opts := &StartOptions{}
+	for _, f := range []struct {
+		v   string
+		dst *int64
+	}{{b.ScheduledFor, &opts.ScheduledFor}, {b.StopAt, &opts.StopAt}} {
+		if f.v == "" {
+			continue
+		}
+		tm, err := time.Parse(time.RFC3339Nano, f.v)
+		if err != nil {
+			t.Fatalf("cannot parse the time %q of %s: %s", f.v, body, err)
+		}
+		*f.dst = tm.UnixNano()
+	}
+	return opts
 }
 
 func mustCreateCampaign(t testing.TB, e *Engine, body string) *Campaign {
@@ -175,9 +257,7 @@ func mustCreateCampaign(t testing.TB, e *Engine, body string) *Campaign {
 // mustStartCampaign starts campaign id with a POST /campaigns/{id}/start body.
 func mustStartCampaign(t testing.TB, e *Engine, id, body string) *Campaign {
 	t.Helper()
-	var opts StartOptions
-	mustDecodeJSON(t, body, &opts)
-	c, err := e.StartCampaign(id, &opts)
+	c, err := e.StartCampaign(id, startOptions(t, body))
 	if err != nil {
 		t.Fatalf("cannot start campaign %q with %s: %s", id, body, err)
 	}
@@ -258,6 +338,11 @@ func (testEncoder) AppendUser(dst []byte, u *storage.User) []byte {
 
 func (testEncoder) AppendGoneUser(dst []byte, id string) []byte {
 	return appendTestJSON(dst, map[string]any{"id": id})
+}
+
+func (testEncoder) AppendCampaignEvent(dst []byte, typ string, at time.Time, c *Campaign) []byte {
+	return appendTestJSON(dst, map[string]any{"type": typ, "created_at": at,
+		"campaign": map[string]any{"id": c.ID, "status": c.Status, "progress": c.Progress(), "messages_sent": c.Run.MessagesSent}})
 }
 
 func appendTestJSON(dst []byte, v any) []byte {

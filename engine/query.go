@@ -15,15 +15,15 @@ import (
 // campaigns. A query reads every candidate, keeps the matching ones, sorts them and cuts one page
 // by offset; the page's neighbours are opaque cursors (base64url of "o<offset>").
 
-// QueryParams is the body of POST /segments/query, POST /segments/{id}/targets/query and
-// POST /campaigns/query. The OpenAPI spells Filter/Sort with capitals; encoding/json matches keys
-// case-insensitively, so both spellings decode.
+// QueryParams is a query of POST /segments/query, POST /segments/{id}/targets/query and POST
+// /campaigns/query (decoded by wire): a filter and a sort (raw JSON, may be empty), a page size
+// (nil or 0: the default) and the cursor of a neighbour page.
 type QueryParams struct {
-	Filter json.RawMessage `json:"filter"`
-	Sort   json.RawMessage `json:"sort"`
-	Limit  *int            `json:"limit"`
-	Next   string          `json:"next"`
-	Prev   string          `json:"prev"`
+	Filter json.RawMessage
+	Sort   json.RawMessage
+	Limit  *int
+	Next   string
+	Prev   string
 }
 
 // limit returns q's limit: def when absent or 0, an error naming limit outside 1..max.

@@ -20,15 +20,12 @@ func TestStartTimesValidation(t *testing.T) {
 	mustStart(t, e)
 	c := mustCreateCampaign(t, e, `{"sender_id":"admin","user_ids":["u1"],"message_template":{"text":"hi"}}`)
 	now := clock.Now()
+	// (Times that are not RFC 3339 are refused by wire's decoder: wire.TestDecodeStart.)
 	f := func(body, field string) {
 		t.Helper()
-		var opts StartOptions
-		mustDecodeJSON(t, body, &opts)
-		_, err := e.StartCampaign(c.ID, &opts)
+		_, err := e.StartCampaign(c.ID, startOptions(t, body))
 		wantInputError(t, err, field)
 	}
-	f(`{"scheduled_for":"tomorrow"}`, "scheduled_for")
-	f(`{"stop_at":"2030-01-01"}`, "stop_at")
 	f(fmt.Sprintf(`{"stop_at":%q}`, rfc3339(now.Add(-time.Second))), "stop_at")
 	f(fmt.Sprintf(`{"stop_at":%q}`, rfc3339(now)), "stop_at")
 	f(fmt.Sprintf(`{"scheduled_for":%q,"stop_at":%q}`, rfc3339(now.Add(2*time.Hour)), rfc3339(now.Add(time.Hour))), "stop_at")

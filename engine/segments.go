@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -96,16 +95,17 @@ func needsSizing(s *storage.Segment) bool {
 	return len(s.Filter) > 0 || s.AllUsers
 }
 
-// SegmentParams is the body of POST /segments and PUT /segments/{id}. A nil field was absent
-// (or JSON null); Filter is nil when absent and "null" when null.
+// SegmentParams is a segment as POST /segments and PUT /segments/{id} give it (decoded by wire).
+// A nil field was absent (or JSON null); Filter, raw JSON that wire compacts, is nil when absent
+// and "null" when null.
 type SegmentParams struct {
-	ID                *string         `json:"id"`
-	Type              *string         `json:"type"`
-	Name              *string         `json:"name"`
-	Description       *string         `json:"description"`
-	Filter            json.RawMessage `json:"filter"`
-	AllUsers          *bool           `json:"all_users"`
-	AllSenderChannels *bool           `json:"all_sender_channels"`
+	ID                *string
+	Type              *string
+	Name              *string
+	Description       *string
+	Filter            json.RawMessage
+	AllUsers          *bool
+	AllSenderChannels *bool
 }
 
 func segmentNotFound(id string) error {
@@ -154,8 +154,8 @@ func checkSegmentText(p *SegmentParams) error {
 	return nil
 }
 
-// segmentFilter validates a filter for a segment of type typ and returns its compact form; nil
-// for an absent, null or empty filter.
+// segmentFilter validates a filter for a segment of type typ and returns it as stored; nil for an
+// absent, null or empty filter.
 func segmentFilter(raw json.RawMessage, typ string) ([]byte, error) {
 	t := bytes.TrimSpace(raw)
 	if len(t) == 0 || string(t) == "null" {
@@ -175,11 +175,7 @@ func segmentFilter(raw json.RawMessage, typ string) ([]byte, error) {
 	if f.IsEmpty() {
 		return nil, nil
 	}
-	b, err := appendCompactJSON(nil, t)
-	if err != nil {
-		return nil, InputError("filter", "filter is not valid JSON: %s", err)
-	}
-	return b, nil
+	return bytes.Clone(t), nil
 }
 
 // checkSegmentKinds validates that at most one of filter, all_users and all_sender_channels is
@@ -609,43 +605,4 @@ func (e *Engine) UnlockSegments(tx *Tx, ids []string, campaignID string) {
 	for _, id := range ids {
 		tx.B.UnlockSegment(id, campaignID)
 	}
-}
-
-// AppendSegmentJSON appends the wire SegmentResponse of s to dst.
-func AppendSegmentJSON(dst []byte, s *Segment) []byte {
-	dst = append(dst, `{"id":`...)
-	dst = appendJSONString(dst, s.ID)
-	dst = append(dst, `,"type":`...)
-	dst = appendJSONString(dst, s.Type)
-	dst = append(dst, `,"name":`...)
-	dst = appendJSONString(dst, s.Name)
-	dst = append(dst, `,"description":`...)
-	dst = appendJSONString(dst, s.Description)
-	dst = append(dst, `,"filter":`...)
-	if len(s.Filter) > 0 {
-		dst = append(dst, s.Filter...)
-	} else {
-		dst = append(dst, `{}`...)
-	}
-	dst = append(dst, `,"all_users":`...)
-	dst = appendBool(dst, s.AllUsers)
-	dst = append(dst, `,"all_sender_channels":`...)
-	dst = appendBool(dst, s.AllSenderChannels)
-	dst = append(dst, `,"size":`...)
-	dst = strconv.AppendUint(dst, s.Size, 10)
-	dst = append(dst, `,"locked":`...)
-	dst = appendBool(dst, s.Locked)
-	if s.TaskID != "" {
-		dst = append(dst, `,"task_id":`...)
-		dst = appendJSONString(dst, s.TaskID)
-	}
-	dst = append(dst, `,"created_at":`...)
-	dst = appendNanos(dst, s.CreatedAt)
-	dst = append(dst, `,"updated_at":`...)
-	dst = appendNanos(dst, s.UpdatedAt)
-	if s.DeletedAt != 0 {
-		dst = append(dst, `,"deleted_at":`...)
-		dst = appendNanos(dst, s.DeletedAt)
-	}
-	return append(dst, '}')
 }

@@ -278,17 +278,6 @@ func (ts *targetScan) scan(asc bool, boundary string, hasBoundary bool, n int) (
 	return out, nil
 }
 
-// AppendSegmentTargetJSON appends the wire SegmentTargetResponse of t in segment segmentID.
-func AppendSegmentTargetJSON(dst []byte, segmentID string, t *SegmentTarget) []byte {
-	dst = append(dst, `{"segment_id":`...)
-	dst = appendJSONString(dst, segmentID)
-	dst = append(dst, `,"target_id":`...)
-	dst = appendJSONString(dst, t.TargetID)
-	dst = append(dst, `,"created_at":`...)
-	dst = appendNanos(dst, t.CreatedAt)
-	return append(dst, '}')
-}
-
 // Field implements filter.Doc over filter.SegmentSchema.
 func (s *Segment) Field(name string) (filter.Value, bool) {
 	switch name {

@@ -17,7 +17,7 @@ const (
 	MaxUsersOffset    = 1000
 )
 
-// UserQuery is a GET /users query (wire.ParseUserQuery decodes its payload).
+// UserQuery is a GET /users query (wire.Legacy.DecodeUserQuery decodes its payload).
 type UserQuery struct {
 	Filter *filter.Filter
 	// Sort is the requested order; empty means created_at ascending. Ties break by id ascending.

@@ -4,17 +4,16 @@ import (
 	"strconv"
 
 	"github.com/campaignd/campaignd/engine"
-	"github.com/campaignd/campaignd/wire"
 )
 
 // Campaign endpoints. Replies wrap the campaign as {campaign, users: {next?, prev?}}.
 
 func (s *Server) createCampaign(c *call) error {
-	var in engine.CampaignInput
-	if err := wire.DecodeBody(c.Body(), &in); err != nil {
+	in, err := s.enc.DecodeCampaign(c.Body())
+	if err != nil {
 		return err
 	}
-	camp, err := s.e.CreateCampaign(&in)
+	camp, err := s.e.CreateCampaign(in)
 	if err != nil {
 		return err
 	}
@@ -38,11 +37,11 @@ func (s *Server) getCampaign(c *call) error {
 }
 
 func (s *Server) updateCampaign(c *call) error {
-	var in engine.CampaignInput
-	if err := wire.DecodeBody(c.Body(), &in); err != nil {
+	in, err := s.enc.DecodeCampaign(c.Body())
+	if err != nil {
 		return err
 	}
-	camp, err := s.e.UpdateCampaign(c.Param(0), &in)
+	camp, err := s.e.UpdateCampaign(c.Param(0), in)
 	if err != nil {
 		return err
 	}
@@ -50,13 +49,11 @@ func (s *Server) updateCampaign(c *call) error {
 }
 
 func (s *Server) startCampaign(c *call) error {
-	var opts engine.StartOptions
-	if body := c.Body(); len(body) > 0 {
-		if err := wire.DecodeBody(body, &opts); err != nil {
-			return err
-		}
+	opts, err := s.enc.DecodeStart(c.Body())
+	if err != nil {
+		return err
 	}
-	camp, err := s.e.StartCampaign(c.Param(0), &opts)
+	camp, err := s.e.StartCampaign(c.Param(0), opts)
 	if err != nil {
 		return err
 	}
@@ -79,69 +76,29 @@ func (s *Server) deleteCampaign(c *call) error {
 	return c.reply(200, []byte("{}"))
 }
 
-// queryCampaignsRequest is the body of POST /campaigns/query: a query, and the size of each
-// campaign's users page.
-type queryCampaignsRequest struct {
-	engine.QueryParams
-	UserLimit *int `json:"user_limit"`
-}
-
 func (s *Server) queryCampaigns(c *call) error {
-	var req queryCampaignsRequest
-	if err := wire.DecodeBody(c.Body(), &req); err != nil {
-		return err
-	}
-	userLimit := 0
-	if req.UserLimit != nil {
-		if *req.UserLimit < 0 || *req.UserLimit > engine.MaxCampaignUsersPerPage {
-			return engine.InputError("user_limit", "user_limit is %d; use 0 to %d", *req.UserLimit, engine.MaxCampaignUsersPerPage)
-		}
-		userLimit = *req.UserLimit
-	}
-	page, err := s.e.QueryCampaigns(&req.QueryParams)
+	q, userLimit, err := s.enc.DecodeCampaignQuery(c.Body())
 	if err != nil {
 		return err
 	}
-	b := append([]byte(nil), `{"campaigns":[`...)
+	page, err := s.e.QueryCampaigns(q)
+	if err != nil {
+		return err
+	}
+	users := make([]*engine.CampaignUsers, len(page.Campaigns))
 	for i, camp := range page.Campaigns {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		users, _, _, err := s.e.CampaignUsersPage(camp, userLimit, "", "")
-		if err != nil {
+		if users[i], err = s.e.CampaignUsersPage(camp, userLimit, "", ""); err != nil {
 			return err
 		}
-		b = s.e.AppendCampaignJSON(b, camp, users)
 	}
-	b = append(b, ']')
-	b = appendCursors(b, page.Next, page.Prev)
-	b = append(b, '}')
-	return c.reply(201, b)
+	return c.reply(201, s.enc.AppendCampaignsPage(nil, page, users))
 }
 
 // replyCampaign answers {campaign, users: {next?, prev?}} with a users page of limit.
 func (s *Server) replyCampaign(c *call, status int, camp *engine.Campaign, limit int, next, prev string, withUsers bool) error {
-	users, nextCur, prevCur, err := s.e.CampaignUsersPage(camp, limit, next, prev)
+	users, err := s.e.CampaignUsersPage(camp, limit, next, prev)
 	if err != nil {
 		return err
 	}
-	b := append([]byte(nil), `{"campaign":`...)
-	b = s.e.AppendCampaignJSON(b, camp, users)
-	if withUsers {
-		b = append(b, `,"users":{`...)
-		if nextCur != "" {
-			b = append(b, `"next":`...)
-			b = wire.AppendString(b, nextCur)
-		}
-		if prevCur != "" {
-			if nextCur != "" {
-				b = append(b, ',')
-			}
-			b = append(b, `"prev":`...)
-			b = wire.AppendString(b, prevCur)
-		}
-		b = append(b, '}')
-	}
-	b = append(b, '}')
-	return c.reply(status, b)
+	return c.reply(status, s.enc.AppendCampaignReply(nil, camp, users, withUsers))
 }

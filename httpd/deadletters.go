@@ -40,69 +40,25 @@ func (s *Server) listDeadLetters(c *call) error {
 	if err != nil {
 		return err
 	}
-	b := append([]byte(nil), `{"sink":`...)
-	b = wire.AppendString(b, sink)
-	b = append(b, `,"dead_letters":[`...)
-	for i := range dls {
-		d := &dls[i]
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"seq":`...)
-		b = strconv.AppendUint(b, d.Seq, 10)
-		b = append(b, `,"id":`...)
-		b = wire.AppendString(b, d.Event.ID)
-		b = append(b, `,"type":`...)
-		b = wire.AppendString(b, d.Event.Type)
-		b = append(b, `,"key":`...)
-		b = wire.AppendString(b, d.Event.Key)
-		b = append(b, `,"attempts":`...)
-		b = strconv.AppendInt(b, int64(d.Attempts), 10)
-		b = append(b, `,"last_error":`...)
-		b = wire.AppendString(b, d.LastError)
-		b = append(b, `,"dead_at":`...)
-		b = wire.AppendTime(b, d.DeadAt)
-		b = append(b, `,"event":`...)
-		b = append(b, d.Event.JSON...)
-		b = append(b, '}')
-	}
-	b = append(b, ']')
-	if len(dls) == limit && limit > 0 {
-		b = append(b, `,"next":`...)
-		b = strconv.AppendUint(b, dls[len(dls)-1].Seq, 10)
-	}
-	b = append(b, '}')
-	return c.reply(200, b)
+	return c.reply(200, wire.AppendDeadLetters(nil, sink, dls, limit))
 }
 
 // replayDeadLetters delivers dead letters again and answers {"replayed","delivered","failed"}.
 // It returns once every selected dead letter was tried (with the sink's retry policy).
 func (s *Server) replayDeadLetters(c *call) error {
-	var req struct {
-		Sink string   `json:"sink"`
-		IDs  []string `json:"ids"`
-	}
-	if len(c.Body()) > 0 {
-		if err := wire.DecodeBody(c.Body(), &req); err != nil {
-			return err
-		}
-	}
-	if req.Sink == "" {
-		req.Sink = string(c.Query("sink"))
-	}
-	if req.Sink == "" {
-		req.Sink = "webhook"
-	}
-	res, err := s.e.ReplayDeadLetters(c.ctx, req.Sink, req.IDs)
+	sink, ids, err := wire.DecodeReplay(c.Body())
 	if err != nil {
 		return err
 	}
-	b := append([]byte(nil), `{"replayed":`...)
-	b = strconv.AppendInt(b, int64(res.Replayed), 10)
-	b = append(b, `,"delivered":`...)
-	b = strconv.AppendInt(b, int64(res.Delivered), 10)
-	b = append(b, `,"failed":`...)
-	b = strconv.AppendInt(b, int64(res.Failed), 10)
-	b = append(b, '}')
-	return c.reply(200, b)
+	if sink == "" {
+		sink = string(c.Query("sink"))
+	}
+	if sink == "" {
+		sink = "webhook"
+	}
+	res, err := s.e.ReplayDeadLetters(c.ctx, sink, ids)
+	if err != nil {
+		return err
+	}
+	return c.reply(200, wire.AppendReplayResult(nil, &res))
 }

@@ -1,63 +1,29 @@
 package httpd
 
-import (
-	"github.com/campaignd/campaignd/engine"
-	"github.com/campaignd/campaignd/wire"
-)
-
-// Segment endpoints. Replies are built from the engine's append-style encoders.
-
-func segmentReply(c *call, status int, seg *engine.Segment) error {
-	buf := append(make([]byte, 0, 512), `{"segment":`...)
-	buf = engine.AppendSegmentJSON(buf, seg)
-	return c.reply(status, append(buf, '}'))
-}
+// Segment endpoints: bodies decoded and replies encoded by wire.
 
 func (s *Server) createSegment(c *call) error {
-	var p engine.SegmentParams
-	if err := wire.DecodeBody(c.Body(), &p); err != nil {
-		return err
-	}
-	seg, err := s.e.CreateSegment(&p)
+	p, err := s.enc.DecodeSegment(c.Body())
 	if err != nil {
 		return err
 	}
-	return segmentReply(c, 201, seg)
+	seg, err := s.e.CreateSegment(p)
+	if err != nil {
+		return err
+	}
+	return c.reply(201, s.enc.AppendSegmentReply(nil, seg))
 }
 
 func (s *Server) querySegments(c *call) error {
-	var q engine.QueryParams
-	if len(c.Body()) > 0 {
-		if err := wire.DecodeBody(c.Body(), &q); err != nil {
-			return err
-		}
-	}
-	page, err := s.e.QuerySegments(&q)
+	q, err := s.enc.DecodeQuery(c.Body())
 	if err != nil {
 		return err
 	}
-	buf := append(make([]byte, 0, 256+512*len(page.Segments)), `{"segments":[`...)
-	for i, seg := range page.Segments {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = engine.AppendSegmentJSON(buf, seg)
+	page, err := s.e.QuerySegments(q)
+	if err != nil {
+		return err
 	}
-	buf = append(buf, ']')
-	buf = appendCursors(buf, page.Next, page.Prev)
-	return c.reply(201, append(buf, '}'))
-}
-
-func appendCursors(buf []byte, next, prev string) []byte {
-	if next != "" {
-		buf = append(buf, `,"next":`...)
-		buf = wire.AppendString(buf, next)
-	}
-	if prev != "" {
-		buf = append(buf, `,"prev":`...)
-		buf = wire.AppendString(buf, prev)
-	}
-	return buf
+	return c.reply(201, s.enc.AppendSegmentsPage(make([]byte, 0, 256+512*len(page.Segments)), page))
 }
 
 func (s *Server) getSegment(c *call) error {
@@ -65,19 +31,19 @@ func (s *Server) getSegment(c *call) error {
 	if err != nil {
 		return err
 	}
-	return segmentReply(c, 200, seg)
+	return c.reply(200, s.enc.AppendSegmentReply(nil, seg))
 }
 
 func (s *Server) updateSegment(c *call) error {
-	var p engine.SegmentParams
-	if err := wire.DecodeBody(c.Body(), &p); err != nil {
-		return err
-	}
-	seg, err := s.e.UpdateSegment(c.Param(0), &p)
+	p, err := s.enc.DecodeSegment(c.Body())
 	if err != nil {
 		return err
 	}
-	return segmentReply(c, 201, seg)
+	seg, err := s.e.UpdateSegment(c.Param(0), p)
+	if err != nil {
+		return err
+	}
+	return c.reply(201, s.enc.AppendSegmentReply(nil, seg))
 }
 
 func (s *Server) deleteSegment(c *call) error {
@@ -87,28 +53,23 @@ func (s *Server) deleteSegment(c *call) error {
 	return c.reply(200, []byte("{}"))
 }
 
-// targetsBody is the body of addtargets and deletetargets.
-type targetsBody struct {
-	TargetIDs []string `json:"target_ids"`
-}
-
 func (s *Server) addSegmentTargets(c *call) error {
-	var b targetsBody
-	if err := wire.DecodeBody(c.Body(), &b); err != nil {
+	ids, err := s.enc.DecodeTargetIDs(c.Body())
+	if err != nil {
 		return err
 	}
-	if err := s.e.AddSegmentTargets(c.Param(0), b.TargetIDs); err != nil {
+	if err := s.e.AddSegmentTargets(c.Param(0), ids); err != nil {
 		return err
 	}
 	return c.reply(201, []byte("{}"))
 }
 
 func (s *Server) deleteSegmentTargets(c *call) error {
-	var b targetsBody
-	if err := wire.DecodeBody(c.Body(), &b); err != nil {
+	ids, err := s.enc.DecodeTargetIDs(c.Body())
+	if err != nil {
 		return err
 	}
-	if err := s.e.DeleteSegmentTargets(c.Param(0), b.TargetIDs); err != nil {
+	if err := s.e.DeleteSegmentTargets(c.Param(0), ids); err != nil {
 		return err
 	}
 	return c.reply(201, []byte("{}"))
@@ -122,25 +83,14 @@ func (s *Server) segmentTargetExists(c *call) error {
 }
 
 func (s *Server) querySegmentTargets(c *call) error {
-	var q engine.QueryParams
-	if len(c.Body()) > 0 {
-		if err := wire.DecodeBody(c.Body(), &q); err != nil {
-			return err
-		}
-	}
-	id := c.Param(0)
-	page, err := s.e.QuerySegmentTargets(id, &q)
+	q, err := s.enc.DecodeQuery(c.Body())
 	if err != nil {
 		return err
 	}
-	buf := append(make([]byte, 0, 256+96*len(page.Targets)), `{"targets":[`...)
-	for i := range page.Targets {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = engine.AppendSegmentTargetJSON(buf, id, &page.Targets[i])
+	id := c.Param(0)
+	page, err := s.e.QuerySegmentTargets(id, q)
+	if err != nil {
+		return err
 	}
-	buf = append(buf, ']')
-	buf = appendCursors(buf, page.Next, page.Prev)
-	return c.reply(201, append(buf, '}'))
+	return c.reply(201, s.enc.AppendTargetsPage(make([]byte, 0, 256+96*len(page.Targets)), id, page))
 }

@@ -55,7 +55,7 @@ func (s *Server) partialUpdateUsers(c *call) error {
 
 // queryUsers is GET /users?payload=<JSON> → 200 {"users": [FullUserResponse, ...]} (always an array).
 func (s *Server) queryUsers(c *call) error {
-	q, err := wire.ParseUserQuery(c.Query("payload"))
+	q, err := s.enc.DecodeUserQuery(c.Query("payload"))
 	if err != nil {
 		return err
 	}

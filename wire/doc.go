@@ -55,6 +55,34 @@
 //     user endpoints) adds devices, mutes, channel_mutes and zero unread counters. A user that is
 //     gone (deleted since a message or member referred to it) is {"id"} (AppendGoneUser).
 //
+//   - SegmentResponse (AppendSegment): id, type ("user" or "channel"), name, description, filter
+//     ({} without one), all_users, all_sender_channels, size, locked (a running campaign uses
+//     it), task_id?, created_at, updated_at, deleted_at?. SegmentTargetResponse (AppendTarget):
+//     segment_id, target_id, created_at.
+//
+//   - CampaignResponse (AppendCampaign): id, name, description, status (draft, scheduled,
+//     in_progress, completed, stopped), sender_id, sender? (a UserResponse, absent once the sender
+//     is deleted), sender_mode and sender_visibility (null when not set), segment_ids, segments
+//     (the SegmentResponses that still exist), user_ids, users (a page of the audience:
+//     UserResponses), message_template {text, attachments, custom, poll_id?, searchable?},
+//     channel_template? {type, id?, team?, members, members_template [{user_id, channel_role?,
+//     custom}], custom}, create_channels, show_channels, skip_push, skip_webhook, scheduled_for?,
+//     stop_at?, created_at, updated_at, and stats {progress (0 to 1), stats_channels_created,
+//     stats_messages_sent, stats_users_sent, stats_users_read (0), stats_started_at?,
+//     stats_completed_at?}. Extensions campaignd adds: stats.stats_targets_skipped (audience
+//     members that got no message), max_messages_per_second (the throttle) and stop_reason (on a
+//     stopped campaign: manual, stop_at, monthly_capacity or error).
+//
+// Segments and campaigns answer {"segment": ...} and {"campaign": ..., "users": {"next"?,
+// "prev"?}} (the cursors of the campaign's users page; stopCampaign's reply has no "users"); the
+// queries answer {"segments" | "campaigns" | "targets": [...], "next"?, "prev"?}. A query body is
+// {"filter"?, "sort"?, "limit"?, "next"?, "prev"?} (the OpenAPI's capitalised "Filter" and "Sort"
+// are accepted too); POST /campaigns/query adds "user_limit". Cursors are opaque strings to send
+// back unchanged. Requests may send null for an absent field and "id": null on create.
+//
+// The campaign events (AppendCampaignEvent; campaign.started, campaign.stopped and
+// campaign.completed) are {"type", "created_at", "campaign": CampaignResponse without users}.
+//
 // The user endpoints: POST /users {"users": {"<id>": user}} (at most 100, each key its user's
 // id) and PATCH /users {"users": [{"id", "set": {...}, "unset": [...]}]} both answer
 // {"users": {"<id>": FullUserResponse}}; GET /users answers {"users": [FullUserResponse]};

@@ -117,8 +117,8 @@ func TestDecodeUpsertUsersReuse(t *testing.T) {
 	}
 }
 
-func TestParseUserQuery(t *testing.T) {
-	q, err := ParseUserQuery([]byte(`{"filter_conditions":{"id":{"$in":["a","b"]}},"sort":[],"presence":false}`))
+func TestDecodeUserQuery(t *testing.T) {
+	q, err := Legacy{}.DecodeUserQuery([]byte(`{"filter_conditions":{"id":{"$in":["a","b"]}},"sort":[],"presence":false}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestParseUserQuery(t *testing.T) {
 	}
 	bad := func(payload, field string) {
 		t.Helper()
-		_, err := ParseUserQuery([]byte(payload))
+		_, err := Legacy{}.DecodeUserQuery([]byte(payload))
 		e, ok := engine.AsError(err)
 		if !ok || e.Code != engine.CodeInput {
 			t.Fatalf("unexpected error for %s: %v", payload, err)
@@ -276,7 +276,7 @@ func FuzzDecodePartialUpdate(f *testing.F) {
 	})
 }
 
-func FuzzParseUserQuery(f *testing.F) {
+func FuzzDecodeUserQuery(f *testing.F) {
 	for _, s := range []string{
 		`{"filter_conditions":{"id":"a"},"sort":[{"field":"created_at","direction":-1}],"presence":false,"limit":10,"offset":5}`,
 		`{"filter_conditions":{"$or":[{"team":"x"},{"age":{"$gt":3}}]},"sort":[]}`, `{"limit":"x"}`, `null`,
@@ -285,7 +285,7 @@ func FuzzParseUserQuery(f *testing.F) {
 	}
 	u := &storage.User{ID: "a", Teams: []string{"x"}, Custom: []byte(`{"age":4}`)}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		q, err := ParseUserQuery(payload)
+		q, err := Legacy{}.DecodeUserQuery(payload)
 		if err != nil {
 			if e, ok := engine.AsError(err); !ok || e.Code != engine.CodeInput {
 				t.Fatalf("unexpected error %T: %s", err, err)

@@ -8,11 +8,11 @@ import (
 	"github.com/campaignd/campaignd/engine/filter"
 )
 
-// ParseUserQuery parses the JSON payload of GET /users: filter_conditions (compiled against
+// DecodeUserQuery decodes the JSON payload of GET /users: filter_conditions (compiled against
 // filter.UserSchema), sort, limit (default engine.DefaultUsersLimit, at most
 // engine.MaxUsersLimit), offset (at most engine.MaxUsersOffset), include_deactivated_users.
 // presence is accepted and ignored. Mistakes are code-4 errors naming the field.
-func ParseUserQuery(payload []byte) (*engine.UserQuery, error) {
+func (Legacy) DecodeUserQuery(payload []byte) (*engine.UserQuery, error) {
 	if len(bytes.TrimSpace(payload)) == 0 {
 		return nil, engine.InputError("payload", "the \"payload\" query parameter is missing; send the query as URL-encoded JSON")
 	}
