@@ -47,10 +47,12 @@ func (e *Engine) noteRunStart(id string, r *campaignRun, run *storage.CampaignRu
 	p.mu.Lock()
 	p.run, p.began, p.beganDone, p.lastLog, p.lastLogDone = *run, now, run.Done, now, run.Done
 	p.mu.Unlock()
+	// NB: an audience found by a user scan is sent while the scan goes: until it is frozen, Total
+	// is the scan's estimate.
 	if run.Done > 0 {
-		e.log.Info("campaign resumed", "campaign", id, "recipients", run.Total, "done", run.Done, "sent", run.MessagesSent)
+		e.log.Info("campaign resumed", "campaign", id, "recipients", run.Total, "exact", run.Frozen, "done", run.Done, "sent", run.MessagesSent)
 	} else {
-		e.log.Info("campaign sending", "campaign", id, "recipients", run.Total)
+		e.log.Info("campaign sending", "campaign", id, "recipients", run.Total, "exact", run.Frozen)
 	}
 }
 
