@@ -201,7 +201,7 @@ test('a campaign started from the dashboard runs live on the page, then stops fr
   }, 60000, 200);
   const shot = path.join(OUT, 'dashboard-running.png');
   await page.screenshot({ path: shot, fullPage: true });
-  console.log(`# screenshot of the running campaign: ${shot}`);
+  console.log(`screenshot of the running campaign: ${shot}`);
 
   // The page's numbers are the API's (within one poll).
   const apiCamp = (await api('GET', '/campaigns/summer-sale')).json.campaign;
