@@ -38,9 +38,11 @@ type CampaignResult struct {
 	Recipients      int
 	MessagesSent    uint64
 	ChannelsCreated uint64
-	// Elapsed is from the start call to completed; StartLatency is how long start took to answer.
+	// Elapsed is from the start call to completed; StartLatency is how long start took to answer;
+	// FirstSent how long after the start call the first committed messages were seen.
 	Elapsed      time.Duration
 	StartLatency time.Duration
+	FirstSent    time.Duration
 	SendsPerSec  float64
 	// CPU is the process's CPU time (user + system, all goroutines, Pebble's background work
 	// included) while the campaign ran: on a shared machine it is steadier than Elapsed.
@@ -55,8 +57,8 @@ type CampaignResult struct {
 }
 
 func (r *CampaignResult) String() string {
-	s := fmt.Sprintf("recipients=%d sent=%d channels_created=%d elapsed=%s start=%s sends/s=%.0f cpu=%s sends/cpu-s=%.0f peak_rss=%dMiB heap_sys=%dMiB",
-		r.Recipients, r.MessagesSent, r.ChannelsCreated, r.Elapsed.Round(time.Millisecond), r.StartLatency.Round(time.Microsecond),
+	s := fmt.Sprintf("recipients=%d sent=%d channels_created=%d elapsed=%s start=%s first_sent=%s sends/s=%.0f cpu=%s sends/cpu-s=%.0f peak_rss=%dMiB heap_sys=%dMiB",
+		r.Recipients, r.MessagesSent, r.ChannelsCreated, r.Elapsed.Round(time.Millisecond), r.StartLatency.Round(time.Microsecond), r.FirstSent.Round(time.Millisecond),
 		r.SendsPerSec, r.CPU.Round(time.Millisecond), float64(r.MessagesSent)/r.CPU.Seconds(), r.PeakRSS>>20, r.HeapSys>>20)
 	if r.Delivered > 0 {
 		s += fmt.Sprintf(" delivered=%s delivery_ratio=%.3f", r.Delivered.Round(time.Millisecond), r.DeliveryRatio())
@@ -180,6 +182,13 @@ func (env *CampaignEnv) Run(id string) (*CampaignResult, error) {
 		}
 		if c.Status != storage.CampaignInProgress {
 			return nil, fmt.Errorf("campaign %q ended as %s", id, c.Status)
+		}
+		if res.FirstSent == 0 {
+			if c.Run.MessagesSent == 0 {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			res.FirstSent = time.Since(t0)
 		}
 		if time.Since(lastLog) > 5*time.Second {
 			env.cfg.Logf("campaign %s: %d/%d sent", id, c.Run.MessagesSent, c.Run.Total)

@@ -75,6 +75,7 @@ func benchmarkCampaignWith(b *testing.B, cfg CampaignConfig) {
 	b.ReportMetric(sends/cpu, "sends/cpu-s")
 	b.ReportMetric(float64(last.PeakRSS>>20), "peak-rss-MiB")
 	b.ReportMetric(float64(last.StartLatency.Microseconds())/1000, "start-ms")
+	b.ReportMetric(float64(last.FirstSent.Microseconds())/1000, "first-sent-ms")
 	if cfg.Delivery {
 		b.ReportMetric(last.DeliveryRatio(), "delivery-ratio")
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/campaignd/campaignd/bitmap"
 	"github.com/campaignd/campaignd/engine/filter"
@@ -207,6 +208,9 @@ func (e *Engine) scanAudience(a *audienceParts, quit <-chan struct{}) *audienceS
 	return s
 }
 
+// partialAfter is how long the fan-out waits for the scan to decide a whole chunk.
+const partialAfter = 5 * time.Millisecond
+
 // each calls fn with the audience's ordinals after `after`, ascending, in chunks of up to n, as
 // the scan decides them. It returns the scan's error, or fn's.
 func (s *audienceScan) each(after uint32, n int, fn func(ords []uint32) error) error {
@@ -216,11 +220,12 @@ func (s *audienceScan) each(after uint32, n int, fn func(ords []uint32) error) e
 		for !s.done && s.upTo <= after {
 			s.cond.Wait()
 		}
-		// NB: a partial chunk is taken only once the scan ended; before, the scan is waited for
-		// until a whole chunk is decided, so chunks stay full.
-		for {
+		// NB: the scan publishes what it decided every 1024 users; a partial chunk is taken once
+		// the scan ended, or when it has waited partialAfter: a sparse filter does not hold the
+		// first messages back until a whole chunk matched.
+		for t := time.Now(); ; {
 			buf = s.bm.AppendRange(buf[:0], after, s.upTo, n)
-			if len(buf) == n || s.done {
+			if len(buf) == n || s.done || len(buf) > 0 && time.Since(t) > partialAfter {
 				break
 			}
 			s.cond.Wait()

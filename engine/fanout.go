@@ -33,8 +33,12 @@ import (
 // (or without its type) writes to: the distinct sender-receiver channel of this type.
 const DefaultCampaignChannelType = "messaging"
 
-// FanoutChunkSize is the number of audience ordinals one chunk (one batch, one fsync) covers.
-const FanoutChunkSize = 4096
+// FanoutChunkSize is the number of audience ordinals one chunk (one batch, one fsync) covers; a
+// run's first chunks are smaller, from firstChunkSize doubling up to it.
+const (
+	FanoutChunkSize = 4096
+	firstChunkSize  = 128
+)
 
 // errFanoutStopped ends a fan-out that was stopped, deleted, or whose engine is stopping.
 var errFanoutStopped = errors.New("engine: campaign fan-out stopped")
@@ -325,20 +329,28 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) (err
 				return false
 			}
 		}
+		// NB: the first chunks are small (firstChunkSize, doubling up to FanoutChunkSize): the
+		// first messages commit within milliseconds of the start instead of after a whole chunk.
+		size := firstChunkSize
 		err := src(c.Run.Cursor, FanoutChunkSize, func(ords []uint32) error {
 			if scan != nil && !frozen && scan.frozen() != nil && !freeze(nil) {
 				return errFanoutStopped // the scan ended: freeze its result as early as it can be
 			}
-			ch := &fanoutChunk{ords: slices.Clone(ords), done: make(chan struct{})}
-			select {
-			case queue <- ch:
-			case <-quit:
-				return errFanoutStopped
-			}
-			select {
-			case jobs <- ch:
-			case <-quit:
-				return errFanoutStopped
+			for len(ords) > 0 {
+				n := min(len(ords), size)
+				size = min(2*size, FanoutChunkSize)
+				ch := &fanoutChunk{ords: slices.Clone(ords[:n]), done: make(chan struct{})}
+				ords = ords[n:]
+				select {
+				case queue <- ch:
+				case <-quit:
+					return errFanoutStopped
+				}
+				select {
+				case jobs <- ch:
+				case <-quit:
+					return errFanoutStopped
+				}
 			}
 			return nil
 		})
