@@ -57,6 +57,45 @@
 // audience and sends it in chunks; each chunk's messages, channels, events, stats and cursor are
 // one batch, so a restart resumes after the last committed chunk with the same derived ids.
 //
+// # Fan-out (fanout.go)
+//
+// One goroutine per running campaign: a producer cuts the audience after the stored cursor into
+// chunks of ascending ordinals (FanoutChunkSize; a run's first chunks are smaller, 128 doubling,
+// so the first messages commit within milliseconds of the start), parallel workers prepare them
+// (receivers read in one forward pass, channel ids and texts rendered, the chunk's new cids
+// interned with one fsync), and ONE committer builds and commits them in order. Building a chunk
+// latches all of its channels at once (latchTable contract 2), reads their records and an existing
+// channel's member list in one forward pass (storage.RecordReader), and writes channels, members,
+// messages, the chunk's events by reference (one storage.CampaignChunk outbox entry), the run
+// record (stats, cursor) and the month's count into one unindexed batch. Chunk N+1 is built while
+// N commits; it commits only after N's commit returned, so run records land in order and "N+1
+// durable ⇒ N durable" holds: a crash resumes after the last committed cursor and replays the rest
+// with the same derived message and event ids (exactly once). A recipient is skipped (counted) when
+// it is no live user, has no valid channel id or text within MaxMessageLength, or is not a member
+// of a channel the campaign did not create.
+//
+// The audience is frozen when the run starts (campaign bits, 0x21): the union of static targets,
+// user_ids, channel filters and the sender's channels is resolved at once; an audience that needs
+// every user read (all_users, user filters) is sent while a scan decides it (audienceScan: the
+// producer takes the ordinals the scan passed), and frozen with its exact total as soon as the
+// scan ends, by a stop in the stop's Tx (StopCampaign waits for the scan, a second or so per
+// million users), or when the engine stops. Until then the stats' total is an estimate (the
+// segments' sizes); a crash before the freeze scans again at the restart and goes on after the
+// cursor.
+//
+// Between chunks the committer waits while the Kafka relays trail more than MaxDeliveryBacklog
+// events behind (a broker that is down is not waited for: outbox.Manager.Backlog), while disk
+// space is low, and for the throttle; it stops on stop, delete, stop_at and the month's capacity.
+//
+// # Events by reference (chunkevents.go)
+//
+// A chunk's channel.created and message.new events are not rendered at commit: its outbox entry
+// names the records (receiver, channel, message seq) and records what may change later (an
+// existing channel's counters and member list as of the chunk's batch); the relays render the
+// bodies when they deliver, through Encoder, in parallel with the fan-out. chunkevents.go says
+// which state each body shows (the message as stored; a created channel as the campaign created
+// it; an existing channel as of the chunk; users as they are at delivery).
+//
 // # Monthly capacity (capacity.go) and throttle (throttle.go)
 //
 // A chunk's messages are counted in its own batch: each campaign keeps its own count per month

@@ -23,7 +23,11 @@
 //	0x21    <be32 len><campaign id><be16 container hi>   frozen audience container (bitmap, at start)
 //	0x22    <campaign id>                                CampaignRun: cursor, total, done, stats
 //	                                                     (rewritten in every fan-out chunk's batch)
-//	0x30    <be64 seq>                                   OutboxEvent (removed once every enabled sink passed it)
+//	0x30    <be64 seq of its first event>                outbox entry holding n ≥ 1 events (seqs seq..seq+n-1):
+//	                                                     version 1 OutboxEvent (one event, its JSON), or version 2
+//	                                                     CampaignChunk (a fan-out chunk's events by reference, about
+//	                                                     5 bytes per recipient); removed once every enabled sink
+//	                                                     passed its last event
 //	0x31    <sink name: kafka|push|webhook|gc>           be64 last seq the sink passed ("gc": last seq removed)
 //	0x32    <sink name><be64 seq>                        dead letter: engine/outbox DeadLetter (attempts, time, error, OutboxEvent)
 //	0x40    <be32 yyyymm><campaign id>                   be64 messages the campaign sent that month (UTC),
@@ -32,8 +36,25 @@
 //
 // # Interning
 //
-// User ids and channel cids get dense uint32 ordinals from 1 (Interner). The table is held in memory
-// and rebuilt from prefix 0x02 at Open; new mappings are fsynced before they are handed out.
+// User ids and channel cids get dense uint32 ordinals from 1 (Interner). The mappings (0x02) are
+// fsynced before they are handed out; at Open the index is rebuilt in memory, outside the Go heap:
+// a hash table of ordinals and a 32-bit hash per ordinal, plus, for users only, the ids themselves
+// in append-only pages (channel cids are checked against 0x02 on a hash hit). About 20 bytes per
+// 9-byte user id and 11 per channel.
+//
+// # Forward reads
+//
+// RecordReader reads user, channel, member, message and interned records of ascending keys with
+// one iterator per keyspace, stepping with Next from the last position instead of seeking (the
+// fan-out reads a chunk's records, and the relays render a chunk's events, that way). PutChannel,
+// PutMember (with its reverse key) and PutMessage (with its id index) are the bulk writes.
+//
+// # Outbox
+//
+// PutOutbox stores an entry under the seq of its first event; NewOutboxIter finds the entry holding
+// a seq (an entry may start before it) and reads on; OutboxEntryStart and DeleteOutboxBelow remove
+// only entries whose last event every sink passed. NextOutboxSeq continues after the last entry and
+// the sink cursors, so seqs are never reused.
 //
 // # Records
 //
