@@ -2,6 +2,8 @@
 GO ?= go
 BIN := bin/campaignd
 NPM_FLAGS := --no-audit --no-fund --loglevel=error
+# The version -version prints and campaignd_build_info carries (go build's own VCS stamp may be off).
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
 
 .DEFAULT_GOAL := help
 
@@ -9,7 +11,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## build bin/campaignd and bin/campaignbench
-	$(GO) build -o $(BIN) ./cmd/campaignd
+	$(GO) build -ldflags="-X main.version=$(VERSION)" -o $(BIN) ./cmd/campaignd
 	$(GO) build -o bin/campaignbench ./cmd/campaignbench
 
 # make run's addresses and data directory: override on the command line (make run HTTP_ADDR=127.0.0.1:4000).
