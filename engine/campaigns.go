@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -149,6 +151,24 @@ func (e *Engine) mustGetCampaign(id string) (*Campaign, error) {
 		return nil, &Error{Code: CodeNotFound, Msg: fmt.Sprintf("campaign %q does not exist; check the id or create it with POST /campaigns", id)}
 	}
 	return c, nil
+}
+
+// campaignMessageCustom returns the custom data of campaign id's messages: the members of
+// message_template.custom (custom, a JSON object or empty) and "campaign_id".
+func campaignMessageCustom(custom []byte, id string) []byte {
+	var idJSON bytes.Buffer
+	enc := json.NewEncoder(&idJSON)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(id); err != nil {
+		panic(fmt.Sprintf("BUG: cannot encode the string %q: %s", id, err))
+	}
+	b := []byte{'{'}
+	if m := filter.ObjectMembers(custom); m != nil {
+		b = append(append(b, m...), ',')
+	}
+	b = append(b, `"campaign_id":`...)
+	b = append(b, bytes.TrimSuffix(idJSON.Bytes(), []byte("\n"))...)
+	return append(b, '}')
 }
 
 // idNamespace is the UUID namespace of ids derived from campaign data.

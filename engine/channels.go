@@ -242,11 +242,8 @@ type ChannelRef struct {
 type eventMembers struct {
 	ids  []string // every member's user id, in key (ordinal) order
 	ords []uint32
-	json []byte // JSON array of up to maxEventMembers ChannelMemberResponse
+	list []EventMember // the first maxEventMembers, as events list them
 }
-
-// maxEventMembers is how many members an event body lists (wire spec §8.3).
-const maxEventMembers = 50
 
 // ChannelTx latches the channel "typ:id" for tx and reads it through tx's batch (seeing its own
 // writes). ok is false when the channel does not exist; a channel whose cid was interned stays
@@ -303,11 +300,6 @@ type ChannelSpec struct {
 	SkipWebhook bool
 	// EventID is the event's id; "" = a random UUID.
 	EventID string
-	// CreatorJSON is the creator's UserResponse when the caller has it encoded (a campaign's
-	// sender); nil = from Users.
-	CreatorJSON []byte
-	// Users supplies (and caches) the UserResponses of the creator and members; nil = read each.
-	Users *UserJSONCache
 }
 
 // MemberSpec is one member to add.
@@ -315,12 +307,6 @@ type MemberSpec struct {
 	User        uint32
 	ChannelRole string // "" = channel_member
 	Custom      []byte // raw JSON object or empty
-	// UserJSON is the member's UserResponse when the caller has it encoded; nil = from the
-	// cache passed along (ChannelSpec.Users, MemberSpec.Users) or read.
-	UserJSON []byte
-	// Users, for AddMemberTx only, supplies the UserResponses of the channel's other members
-	// when their list must be loaded for later event bodies; nil = read each.
-	Users *UserJSONCache
 }
 
 // DefaultChannelRole is the channel_role of a member added without one.
@@ -354,7 +340,7 @@ func (e *Engine) CreateChannelTx(tx *Tx, spec *ChannelSpec) (*ChannelRef, error)
 	}
 	ref.members = &eventMembers{}
 	for i := range spec.Members {
-		if err := e.addMemberTx(tx, ref, &spec.Members[i], now, spec.Users); err != nil {
+		if err := e.addMemberTx(tx, ref, &spec.Members[i], now); err != nil {
 			return nil, err
 		}
 	}
@@ -362,18 +348,14 @@ func (e *Engine) CreateChannelTx(tx *Tx, spec *ChannelSpec) (*ChannelRef, error)
 	if spec.NoEvent {
 		return ref, nil
 	}
-	creator := spec.CreatorJSON
-	if creator == nil {
-		if creator, err = e.userJSONVia(spec.Users, spec.CreatedBy); err != nil {
-			return nil, err
-		}
+	creator, err := e.userJSON(nil, spec.CreatedBy)
+	if err != nil {
+		return nil, err
 	}
-	ev := getBuf()
-	defer putBuf(ev)
-	*ev = appendChannelCreatedJSON((*ev)[:0], &ref.Ch, creator, ref.members.json, now)
 	tx.Emit(Event{
 		ID: eventID(spec.EventID), Type: "channel.created", Key: cid,
-		SkipWebhook: spec.SkipWebhook, SkipPush: true, JSON: slices.Clone(*ev),
+		SkipWebhook: spec.SkipWebhook, SkipPush: true,
+		JSON: e.enc.AppendChannelCreated(nil, &ChannelCreated{Channel: &ref.Ch, Creator: creator, Members: ref.members.list, At: now}),
 	})
 	return ref, nil
 }
@@ -382,7 +364,6 @@ func (e *Engine) CreateChannelTx(tx *Tx, spec *ChannelSpec) (*ChannelRef, error)
 // member_count). It returns false, writing nothing, when the user is a member already. It emits
 // no event.
 func (e *Engine) AddMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec) (added bool, err error) {
-	users := m.Users
 	e.checkLocked(tx, ref)
 	if _, err := e.memberRecordTx(tx, ref.Ord, m.User); err == nil {
 		return false, nil
@@ -390,12 +371,12 @@ func (e *Engine) AddMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec) (added bool
 		return false, err
 	}
 	if ref.members == nil {
-		if err := e.loadEventMembersTx(tx, ref, users, m.User, m.UserJSON); err != nil {
+		if err := e.loadEventMembersTx(tx, ref); err != nil {
 			return false, err
 		}
 	}
 	now := e.nowMicros()
-	if err := e.addMemberTx(tx, ref, m, now, users); err != nil {
+	if err := e.addMemberTx(tx, ref, m, now); err != nil {
 		return false, err
 	}
 	e.putChannelTx(tx, ref)
@@ -403,7 +384,7 @@ func (e *Engine) AddMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec) (added bool
 }
 
 // addMemberTx writes a member the caller knows is new and updates ref (count, event cache).
-func (e *Engine) addMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec, now int64, users *UserJSONCache) error {
+func (e *Engine) addMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec, now int64) error {
 	if m.User == 0 {
 		panic("BUG: member without a user ordinal")
 	}
@@ -426,20 +407,11 @@ func (e *Engine) addMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec, now int64, 
 	em.ids = append(em.ids, id)
 	em.ords = append(em.ords, m.User)
 	if len(em.ords) <= maxEventMembers {
-		uj := m.UserJSON
-		if uj == nil {
-			var err error
-			if uj, err = e.userJSONVia(users, m.User); err != nil {
-				return err
-			}
+		uj, err := e.userJSON(nil, m.User)
+		if err != nil {
+			return err
 		}
-		if len(em.json) == 0 {
-			em.json = append(em.json, '[')
-		} else {
-			em.json[len(em.json)-1] = ','
-		}
-		em.json = AppendMemberJSON(em.json, id, &rec, m.User == ref.Ch.CreatedBy, uj)
-		em.json = append(em.json, ']')
+		em.list = append(em.list, EventMember{UserID: id, Member: rec, Creator: m.User == ref.Ch.CreatedBy, User: uj})
 	}
 	return nil
 }
@@ -476,51 +448,40 @@ func (e *Engine) memberRecordTx(tx *Tx, chanOrd, userOrd uint32) (*storage.Membe
 	return m, nil
 }
 
-// loadEventMembersTx fills ref.members from the stored members (through tx). hintOrd's
-// UserResponse is hintJSON when that is not nil (the author or new member the caller encoded).
-func (e *Engine) loadEventMembersTx(tx *Tx, ref *ChannelRef, users *UserJSONCache, hintOrd uint32, hintJSON []byte) error {
+// loadEventMembersTx fills ref.members from the stored members (through tx).
+func (e *Engine) loadEventMembersTx(tx *Tx, ref *ChannelRef) error {
 	em := &eventMembers{}
 	lower := storage.NewKey(nil, storage.PrefixMember).U32(ref.Ord)
 	it := tx.B.NewIter(lower, storage.PrefixEnd(nil, lower))
-	var (
-		recs []storage.Member
-	)
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		if len(k) != 9 {
 			continue
 		}
 		u := binary.BigEndian.Uint32(k[5:])
+		id := e.db.Users.ID(u)
 		em.ords = append(em.ords, u)
-		em.ids = append(em.ids, e.db.Users.ID(u))
-		if len(recs) < maxEventMembers {
-			var m storage.Member
-			if err := m.Unmarshal(it.Value()); err != nil {
+		em.ids = append(em.ids, id)
+		if len(em.list) < maxEventMembers {
+			m := EventMember{UserID: id, Creator: u == ref.Ch.CreatedBy}
+			if err := m.Member.Unmarshal(it.Value()); err != nil {
 				_ = it.Close()
 				return fmt.Errorf("cannot read members of %s: %w", ref.CID, err)
 			}
-			m.Custom = slices.Clone(m.Custom)
-			recs = append(recs, m)
+			m.Member.Custom = slices.Clone(m.Member.Custom)
+			em.list = append(em.list, m)
 		}
 	}
 	if err := it.Close(); err != nil {
 		return err
 	}
-	em.json = append(em.json, '[')
-	for i := range recs {
-		if i > 0 {
-			em.json = append(em.json, ',')
+	for i := range em.list {
+		uj, err := e.userJSON(nil, em.ords[i])
+		if err != nil {
+			return err
 		}
-		uj := hintJSON
-		if em.ords[i] != hintOrd || uj == nil {
-			var err error
-			if uj, err = e.userJSONVia(users, em.ords[i]); err != nil {
-				return err
-			}
-		}
-		em.json = AppendMemberJSON(em.json, em.ids[i], &recs[i], em.ords[i] == ref.Ch.CreatedBy, uj)
+		em.list[i].User = uj
 	}
-	em.json = append(em.json, ']')
 	ref.members = em
 	return nil
 }

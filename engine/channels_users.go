@@ -2,10 +2,20 @@ package engine
 
 import "github.com/campaignd/campaignd/storage"
 
-// The user side of channels and messages: resolving user ids and embedding UserResponses.
+// The user side of channels and messages: resolving user ids, loading the users replies show and
+// encoding those event bodies embed.
 
-// userJSON appends the UserResponse of ord to dst. A user that is gone (deleted since it was
-// referenced) is shown as {"id": ...} so that old messages and members still render.
+// UserRef is a user a channel, message or member refers to: its record, or only its id when the
+// user is gone (deleted since it was referred to), so that old messages and members still show
+// who they were.
+type UserRef struct {
+	ID string
+	// User is the record; nil when the user is gone.
+	User *storage.User
+}
+
+// userJSON appends the UserResponse of ord to dst (Encoder.AppendGoneUser for a user that is
+// gone).
 func (e *Engine) userJSON(dst []byte, ord uint32) ([]byte, error) {
 	u, ok, err := e.GetUserByOrdinal(ord)
 	if err != nil {
@@ -17,80 +27,43 @@ func (e *Engine) userJSON(dst []byte, ord uint32) ([]byte, error) {
 	return e.enc.AppendUser(dst, u), nil
 }
 
-// UserJSONCache holds encoded UserResponses by user ordinal so that a caller writing or reading
-// many channels and messages encodes each user once: the fan-out seeds it with the sender and a
-// chunk's receivers (Put) and passes it in ChannelSpec.Users and MessageOptions.Users. Users not
-// in it are read and added on first use. It is not safe for concurrent use; a nil cache reads
-// every time.
-type UserJSONCache struct {
-	e *Engine
-	m map[uint32][]byte
+// userRefs loads the users of one reply, each once, with ordered reads. It is not safe for
+// concurrent use.
+type userRefs struct {
+	e   *Engine
+	m   map[uint32]*UserRef
+	buf []byte
 }
 
-// NewUserJSONCache returns an empty cache.
-func (e *Engine) NewUserJSONCache() *UserJSONCache { return &UserJSONCache{e: e} }
-
-// Put stores the UserResponse of ord (e.g. Encoder.AppendUser of a record the caller loaded).
-// The cache keeps j: the caller must not modify it afterwards.
-func (c *UserJSONCache) Put(ord uint32, j []byte) {
-	if c.m == nil {
-		c.m = make(map[uint32][]byte)
-	}
-	c.m[ord] = j
+func (e *Engine) newUserRefs() *userRefs {
+	return &userRefs{e: e, m: make(map[uint32]*UserRef)}
 }
 
-// Reset empties the cache, keeping its memory (e.g. between fan-out chunks).
-func (c *UserJSONCache) Reset() { clear(c.m) }
-
-// userJSONVia returns the UserResponse of ord from c (nil c: read it).
-func (e *Engine) userJSONVia(c *UserJSONCache, ord uint32) ([]byte, error) {
-	if c == nil {
-		return e.userJSON(nil, ord)
-	}
-	return c.get(ord)
-}
-
-func (c *UserJSONCache) get(ord uint32) ([]byte, error) {
-	if j, ok := c.m[ord]; ok {
-		return j, nil
-	}
-	j, err := c.e.userJSON(nil, ord)
-	if err != nil {
-		return nil, err
-	}
-	if c.m == nil {
-		c.m = make(map[uint32][]byte)
-	}
-	c.m[ord] = j
-	return j, nil
-}
-
-// load encodes every ord not cached yet with one ordered read.
-func (c *UserJSONCache) load(ords []uint32) error {
+// load reads every ord not loaded yet (0 is no user) with one ordered read; ords must be
+// ascending for that read to be a forward scan.
+func (r *userRefs) load(ords []uint32) error {
 	var need []uint32
 	for _, o := range ords {
-		if _, ok := c.m[o]; !ok && o != 0 {
+		if _, ok := r.m[o]; !ok && o != 0 {
 			need = append(need, o)
+			r.m[o] = &UserRef{ID: r.e.db.Users.ID(o)} // gone unless read below
 		}
 	}
 	if len(need) == 0 {
 		return nil
 	}
-	if c.m == nil {
-		c.m = make(map[uint32][]byte, len(need))
-	}
-	err := c.e.UsersByOrdinals(need, func(ord uint32, u *storage.User) {
-		c.m[ord] = c.e.enc.AppendUser(nil, u)
+	return r.e.UsersByOrdinals(need, func(ord uint32, u *storage.User) {
+		c := cloneUser(u, &r.buf)
+		r.m[ord].User = &c
 	})
-	if err != nil {
-		return err
+}
+
+// get returns the user ord (loaded before, else read now).
+func (r *userRefs) get(ord uint32) (UserRef, error) {
+	if err := r.load([]uint32{ord}); err != nil {
+		return UserRef{}, err
 	}
-	for _, o := range need {
-		if _, ok := c.m[o]; !ok {
-			c.m[o] = c.e.enc.AppendGoneUser(nil, c.e.db.Users.ID(o))
-		}
-	}
-	return nil
+	return *r.m[ord], nil
 }
 
 // resolveUsers returns the ordinals of ids, and the ids that name no existing user.

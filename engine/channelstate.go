@@ -11,8 +11,9 @@ import (
 	"github.com/campaignd/campaignd/storage"
 )
 
-// The API operations on channels and messages (wire spec §7.5–7.7), built on the Tx-level
-// functions of channels.go and messages.go.
+// The API operations on channels and messages (get-or-create, send message, queryChannels), built
+// on the Tx-level functions of channels.go and messages.go. They return domain values with every
+// user they show loaded (ChannelState, Message); package wire encodes them.
 
 // Limits of the channel endpoints.
 const (
@@ -62,80 +63,107 @@ type MemberInput struct {
 	Custom []byte
 }
 
-// creatorRequiredMsg is Stream's wording (wire spec §7.5).
+// creatorRequiredMsg is Stream's wording of a server-side channel creation without a creator.
 const creatorRequiredMsg = "either data.created_by or data.created_by_id must be provided when using server side auth."
 
+// ChannelState is a channel as get-or-create and queryChannels return it: the record, its
+// creator, a page of its messages (oldest first) with their authors and mentioned users, and a
+// page of its members with their users. Everything in it is the caller's.
+type ChannelState struct {
+	Channel storage.Channel
+	// CreatedBy is the creator; nil when the channel has none.
+	CreatedBy *UserRef
+	Messages  []Message
+	Members   []Member
+}
+
+// Message is a message with the users its replies show.
+type Message struct {
+	storage.Message
+	// CID is its channel's "type:id".
+	CID       string
+	User      UserRef
+	Mentioned []UserRef // in the order of MentionedUsers
+}
+
+// Member is a channel member with its user.
+type Member struct {
+	storage.Member
+	User UserRef
+	// Creator marks the channel's creator.
+	Creator bool
+}
+
 // GetOrCreateChannel answers a get-or-create request: it creates the channel when missing (with
-// its members, emitting channel.created) and appends the ChannelStateResponse object to dst.
-func (e *Engine) GetOrCreateChannel(dst []byte, req *ChannelRequest) ([]byte, error) {
+// its members, emitting channel.created) and returns its state.
+func (e *Engine) GetOrCreateChannel(req *ChannelRequest) (*ChannelState, error) {
 	if err := CheckChannelType("type", req.Type); err != nil {
-		return dst, err
+		return nil, err
 	}
 	memberIDs := make([]string, len(req.Members))
 	if len(req.Members) > MaxMembersPerRequest {
-		return dst, InputError("data.members", "data.members lists %d members; the maximum is %d", len(req.Members), MaxMembersPerRequest)
+		return nil, InputError("data.members", "data.members lists %d members; the maximum is %d", len(req.Members), MaxMembersPerRequest)
 	}
 	for i := range req.Members {
 		m := &req.Members[i]
 		field := fmt.Sprintf("data.members[%d]", i)
 		if err := CheckID(field+".user_id", m.UserID); err != nil {
-			return dst, err
+			return nil, err
 		}
 		if m.ChannelRole != "" {
 			if err := CheckID(field+".channel_role", m.ChannelRole); err != nil {
-				return dst, err
+				return nil, err
 			}
 		}
 		if len(m.Custom) > MaxChannelCustomSize {
-			return dst, InputError(field, "%s: custom data is %d bytes; the maximum is %d", field, len(m.Custom), MaxChannelCustomSize)
+			return nil, InputError(field, "%s: custom data is %d bytes; the maximum is %d", field, len(m.Custom), MaxChannelCustomSize)
 		}
 		memberIDs[i] = m.UserID
 	}
 	if req.ID == "" {
 		if len(memberIDs) == 0 {
-			return dst, InputError("data.members", "a channel without an id is the distinct channel of its members: send data.members, or put an id in the path")
+			return nil, InputError("data.members", "a channel without an id is the distinct channel of its members: send data.members, or put an id in the path")
 		}
 		req.ID = DistinctChannelID(memberIDs)
 	} else if err := CheckChannelRef("id", req.ID); err != nil {
-		return dst, err
+		return nil, err
 	}
 	if req.CreatedByID != "" {
 		if err := CheckID("data.created_by_id", req.CreatedByID); err != nil {
-			return dst, err
+			return nil, err
 		}
 	}
 	if len(req.Custom) > MaxChannelCustomSize {
-		return dst, InputError("data", "the channel's custom data is %d bytes; the maximum is %d", len(req.Custom), MaxChannelCustomSize)
+		return nil, InputError("data", "the channel's custom data is %d bytes; the maximum is %d", len(req.Custom), MaxChannelCustomSize)
 	}
 	if err := checkSize("data.team", len(req.Team), MaxIDLength); err != nil {
-		return dst, err
+		return nil, err
 	}
 	if err := checkPage(&req.Messages.Limit, DefaultMessageLimit, MaxMessageLimit, "messages.limit"); err != nil {
-		return dst, err
+		return nil, err
 	}
 	if err := checkPage(&req.MemberLimit, DefaultMemberLimit, MaxMemberLimit, "members.limit"); err != nil {
-		return dst, err
+		return nil, err
 	}
 	if req.MemberOffset < 0 {
-		return dst, InputError("members.offset", "members.offset must not be negative")
+		return nil, InputError("members.offset", "members.offset must not be negative")
 	}
 
 	cid := req.Type + ":" + req.ID
 	ord, ch, ok, err := e.ChannelByCID(cid)
 	if err != nil {
-		return dst, err
+		return nil, err
 	}
 	if !ok {
 		if IsDistinctChannelID(req.ID) && (len(memberIDs) == 0 || DistinctChannelID(memberIDs) != req.ID) {
 			// NB: only the members may name a distinct channel (see CheckChannelID).
-			return dst, InputError("id", "channel %s does not exist, and a distinct channel's id is derived from its members: create it without an id and with data.members", cid)
+			return nil, InputError("id", "channel %s does not exist, and a distinct channel's id is derived from its members: create it without an id and with data.members", cid)
 		}
 		if ord, ch, err = e.createChannel(req, memberIDs); err != nil {
-			return dst, err
+			return nil, err
 		}
 	}
-	cache := e.NewUserJSONCache()
-	return e.appendChannelState(dst, ord, ch, &req.Messages, req.MemberLimit, req.MemberOffset, cache)
+	return e.channelState(ord, ch, &req.Messages, req.MemberLimit, req.MemberOffset, e.newUserRefs())
 }
 
 func checkPage(limit *int, def, max int, field string) error {
@@ -185,15 +213,16 @@ func (e *Engine) createChannel(req *ChannelRequest, memberIDs []string) (uint32,
 	return ref.Ord, &ref.Ch, nil
 }
 
-// appendChannelState appends a ChannelStateResponse object (without "duration") for channel ord.
-func (e *Engine) appendChannelState(dst []byte, ord uint32, ch *storage.Channel, page *MessagePage, memberLimit, memberOffset int, cache *UserJSONCache) ([]byte, error) {
+// channelState reads the state of channel ord (record ch) with a page of its messages and members;
+// refs loads the users (shared by the channels of one reply).
+func (e *Engine) channelState(ord uint32, ch *storage.Channel, page *MessagePage, memberLimit, memberOffset int, refs *userRefs) (*ChannelState, error) {
 	msgs, err := e.ChannelMessages(ord, page)
 	if err != nil {
-		return dst, err
+		return nil, err
 	}
 	members, memberOrds, err := e.channelMembers(ord, memberLimit, memberOffset)
 	if err != nil {
-		return dst, err
+		return nil, err
 	}
 	need := append(slices.Clone(memberOrds), ch.CreatedBy)
 	for i := range msgs {
@@ -201,51 +230,26 @@ func (e *Engine) appendChannelState(dst []byte, ord uint32, ch *storage.Channel,
 		need = append(need, msgs[i].MentionedUsers...)
 	}
 	slices.Sort(need)
-	if err := cache.load(slices.Compact(need)); err != nil {
-		return dst, err
+	if err := refs.load(slices.Compact(need)); err != nil {
+		return nil, err
 	}
-	var createdBy []byte
+	st := &ChannelState{Channel: *ch, Messages: make([]Message, len(msgs)), Members: make([]Member, len(members))}
 	if ch.CreatedBy != 0 {
-		if createdBy, err = cache.get(ch.CreatedBy); err != nil {
-			return dst, err
-		}
+		u := *refs.m[ch.CreatedBy]
+		st.CreatedBy = &u
 	}
-	dst = append(dst, `{"channel":`...)
-	dst = AppendChannelJSON(dst, ch, createdBy)
-	dst = append(dst, `,"messages":[`...)
-	var mentioned [][]byte
+	cid := ch.Type + ":" + ch.ID
 	for i := range msgs {
-		m := &msgs[i]
-		if i > 0 {
-			dst = append(dst, ',')
+		m := &st.Messages[i]
+		m.Message, m.CID, m.User = msgs[i], cid, *refs.m[msgs[i].User]
+		for _, u := range msgs[i].MentionedUsers {
+			m.Mentioned = append(m.Mentioned, *refs.m[u])
 		}
-		author, err := cache.get(m.User)
-		if err != nil {
-			return dst, err
-		}
-		mentioned = mentioned[:0]
-		for _, u := range m.MentionedUsers {
-			j, err := cache.get(u)
-			if err != nil {
-				return dst, err
-			}
-			mentioned = append(mentioned, j)
-		}
-		dst = AppendMessageJSON(dst, ch.Type, ch.ID, m, author, mentioned)
 	}
-	dst = append(dst, `],"members":[`...)
 	for i := range members {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		u, err := cache.get(memberOrds[i])
-		if err != nil {
-			return dst, err
-		}
-		dst = AppendMemberJSON(dst, e.db.Users.ID(memberOrds[i]), &members[i], memberOrds[i] == ch.CreatedBy, u)
+		st.Members[i] = Member{Member: members[i], User: *refs.m[memberOrds[i]], Creator: memberOrds[i] == ch.CreatedBy}
 	}
-	dst = append(dst, `],"pinned_messages":[],"read":[],"threads":[],"watcher_count":0,"watchers":[]}`...)
-	return dst, nil
+	return st, nil
 }
 
 // channelMembers returns up to limit members of channel ord after skipping offset, in user
@@ -319,52 +323,51 @@ type SendMessageRequest struct {
 	SkipPush bool
 }
 
-// SendMessage stores a message in an existing channel, emitting message.new, and appends
-// `{"message": MessageResponse}` to dst.
-func (e *Engine) SendMessage(dst []byte, req *SendMessageRequest) ([]byte, error) {
+// SendMessage stores a message in an existing channel, emitting message.new, and returns it.
+func (e *Engine) SendMessage(req *SendMessageRequest) (*Message, error) {
 	if err := CheckChannelType("type", req.Type); err != nil {
-		return dst, err
+		return nil, err
 	}
 	if err := CheckChannelRef("id", req.ID); err != nil {
-		return dst, err
+		return nil, err
 	}
 	in := &req.Message
 	if in.UserID == "" {
-		return dst, InputError("message.user_id", "message.user or message.user_id is required when using server side auth: name the message's author")
+		return nil, InputError("message.user_id", "message.user or message.user_id is required when using server side auth: name the message's author")
 	}
 	if err := CheckID("message.user_id", in.UserID); err != nil {
-		return dst, err
+		return nil, err
 	}
 	if in.ID != "" {
 		if err := CheckID("message.id", in.ID); err != nil {
-			return dst, err
+			return nil, err
 		}
 	}
 	switch in.Type {
 	case "", MessageTypeRegular, MessageTypeSystem:
 	default:
-		return dst, InputError("message.type", "message.type %q cannot be sent; use %q or %q (replies get %q from parent_id)", in.Type, MessageTypeRegular, MessageTypeSystem, MessageTypeReply)
+		return nil, InputError("message.type", "message.type %q cannot be sent; use %q or %q (replies get %q from parent_id)", in.Type, MessageTypeRegular, MessageTypeSystem, MessageTypeReply)
 	}
 	if len(in.Custom) > MaxChannelCustomSize {
-		return dst, InputError("message", "the message's custom data is %d bytes; the maximum is %d", len(in.Custom), MaxChannelCustomSize)
+		return nil, InputError("message", "the message's custom data is %d bytes; the maximum is %d", len(in.Custom), MaxChannelCustomSize)
 	}
 	if err := e.checkMessageInput(in); err != nil {
-		return dst, err
+		return nil, err
 	}
 	for i, id := range in.MentionedUsers {
 		if err := CheckID(fmt.Sprintf("message.mentioned_users[%d]", i), id); err != nil {
-			return dst, err
+			return nil, err
 		}
 	}
 	ords, missing, err := e.resolveUsers(append([]string{in.UserID}, in.MentionedUsers...))
 	if err != nil {
-		return dst, err
+		return nil, err
 	}
 	if len(missing) > 0 {
 		if missing[0] == in.UserID {
-			return dst, InputError("message.user_id", "message.user_id: user %q doesn't exist; create it first (POST /users)", in.UserID)
+			return nil, InputError("message.user_id", "message.user_id: user %q doesn't exist; create it first (POST /users)", in.UserID)
 		}
-		return dst, InputError("message.mentioned_users", "message.mentioned_users: the users [%s] don't exist", strings.Join(missing, " "))
+		return nil, InputError("message.mentioned_users", "message.mentioned_users: the users [%s] don't exist", strings.Join(missing, " "))
 	}
 	msg := &storage.Message{
 		ID: in.ID, Type: in.Type, Text: in.Text, HTML: in.HTML, User: ords[0],
@@ -382,17 +385,17 @@ func (e *Engine) SendMessage(dst []byte, req *SendMessageRequest) ([]byte, error
 		if err == nil {
 			err = NotFoundError("Can't find channel with id %s:%s; create it first (POST /channels/%s/%s/query)", req.Type, req.ID, req.Type, req.ID)
 		}
-		return dst, err
+		return nil, err
 	}
 	if msg.ParentID != "" {
 		chanOrd, _, _, ok, err := e.MessageByID(msg.ParentID)
 		if err != nil {
 			tx.Discard()
-			return dst, err
+			return nil, err
 		}
 		if !ok || chanOrd != ref.Ord {
 			tx.Discard()
-			return dst, InputError("message.parent_id", "message.parent_id: no message %q in channel %s", msg.ParentID, ref.CID)
+			return nil, InputError("message.parent_id", "message.parent_id: no message %q in channel %s", msg.ParentID, ref.CID)
 		}
 		if msg.Type == "" || msg.Type == MessageTypeRegular {
 			msg.Type = MessageTypeReply
@@ -400,27 +403,24 @@ func (e *Engine) SendMessage(dst []byte, req *SendMessageRequest) ([]byte, error
 	}
 	if err := e.AppendMessageTx(tx, ref, msg, &MessageOptions{SkipPush: req.SkipPush}); err != nil {
 		tx.Discard()
-		return dst, err
+		return nil, err
 	}
 	if err := e.Commit(tx); err != nil {
-		return dst, fmt.Errorf("cannot store message in %s: %w", ref.CID, err)
+		return nil, fmt.Errorf("cannot store message in %s: %w", ref.CID, err)
 	}
-	cache := e.NewUserJSONCache()
-	author, err := cache.get(msg.User)
-	if err != nil {
-		return dst, err
+	refs := e.newUserRefs()
+	out := &Message{Message: *msg, CID: ref.CID}
+	if out.User, err = refs.get(msg.User); err != nil {
+		return nil, err
 	}
-	var mentioned [][]byte
 	for _, u := range msg.MentionedUsers {
-		j, err := cache.get(u)
+		mu, err := refs.get(u)
 		if err != nil {
-			return dst, err
+			return nil, err
 		}
-		mentioned = append(mentioned, j)
+		out.Mentioned = append(out.Mentioned, mu)
 	}
-	dst = append(dst, `{"message":`...)
-	dst = AppendMessageJSON(dst, req.Type, req.ID, msg, author, mentioned)
-	return append(dst, '}'), nil
+	return out, nil
 }
 
 // QueryChannelsRequest is POST /channels, decoded by httpd.
@@ -434,39 +434,39 @@ type QueryChannelsRequest struct {
 	MessageLimit, MemberLimit int
 }
 
-// QueryChannels appends `{"channels":[ChannelStateResponse...]}` to dst.
+// QueryChannels returns the states of the page of channels req selects.
 //
 // Candidates come from the cheapest index the filter allows: the cids it pins ($eq/$in on cid,
 // or on type and id), the channels of the users it names in "members" (reverse membership keys),
 // else a scan of every channel. Each candidate is then matched with the compiled filter. The
 // default sort is last_updated (the later of last_message_at and created_at) descending.
-func (e *Engine) QueryChannels(dst []byte, req *QueryChannelsRequest) ([]byte, error) {
+func (e *Engine) QueryChannels(req *QueryChannelsRequest) ([]*ChannelState, error) {
 	f, err := filter.Compile(req.Filter, filter.ChannelSchema)
 	if err != nil {
-		return dst, FilterInputError("filter_conditions", err)
+		return nil, FilterInputError("filter_conditions", err)
 	}
 	sort, err := filter.ParseSort(req.Sort, filter.ChannelSchema)
 	if err != nil {
-		return dst, FilterInputError("sort", err)
+		return nil, FilterInputError("sort", err)
 	}
 	if len(sort) == 0 {
 		sort = []filter.SortField{{Field: "last_updated", Source: "last_updated", Kind: filter.KindTime, Direction: -1}}
 	}
 	if err := checkPage(&req.Limit, DefaultQueryChannelsLimit, MaxQueryChannelsLimit, "limit"); err != nil {
-		return dst, err
+		return nil, err
 	}
 	if req.Limit < 0 {
-		return dst, InputError("limit", "limit must not be negative")
+		return nil, InputError("limit", "limit must not be negative")
 	}
 	if req.Offset < 0 || req.Offset > MaxQueryChannelsOffset {
-		return dst, InputError("offset", "offset must be between 0 and %d", MaxQueryChannelsOffset)
+		return nil, InputError("offset", "offset must be between 0 and %d", MaxQueryChannelsOffset)
 	}
 	page := MessagePage{Limit: req.MessageLimit}
 	if err := checkPage(&page.Limit, DefaultMessageLimit, MaxMessageLimit, "message_limit"); err != nil {
-		return dst, err
+		return nil, err
 	}
 	if err := checkPage(&req.MemberLimit, DefaultMemberLimit, MaxMemberLimit, "member_limit"); err != nil {
-		return dst, err
+		return nil, err
 	}
 
 	keep := req.Offset + req.Limit
@@ -501,10 +501,10 @@ func (e *Engine) QueryChannels(dst []byte, req *QueryChannelsRequest) ([]byte, e
 		return true
 	}
 	if err := e.channelCandidates(f, req.Filter, visit); err != nil {
-		return dst, err
+		return nil, err
 	}
 	if derr != nil {
-		return dst, derr
+		return nil, derr
 	}
 	slices.SortFunc(docs, cmp)
 	if req.Offset >= len(docs) {
@@ -512,17 +512,14 @@ func (e *Engine) QueryChannels(dst []byte, req *QueryChannelsRequest) ([]byte, e
 	} else {
 		docs = docs[req.Offset:min(len(docs), keep)]
 	}
-	cache := e.NewUserJSONCache()
-	dst = append(dst, `{"channels":[`...)
+	refs := e.newUserRefs()
+	states := make([]*ChannelState, len(docs))
 	for i, d := range docs {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		if dst, err = e.appendChannelState(dst, d.ord, d.ch, &page, req.MemberLimit, 0, cache); err != nil {
-			return dst, err
+		if states[i], err = e.channelState(d.ord, d.ch, &page, req.MemberLimit, 0, refs); err != nil {
+			return nil, err
 		}
 	}
-	return append(dst, `]}`...), nil
+	return states, nil
 }
 
 // channelCandidates calls visit for each channel that may match f (see QueryChannels), until

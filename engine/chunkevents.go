@@ -13,7 +13,8 @@ import (
 // A chunk's outbox entry holds no JSON: for each recipient it names the records (receiver,
 // channel, message) and records what may change later (an existing channel's counters and members
 // as of the chunk's batch). The relays render channel.created and message.new from it when they
-// deliver, so each body shows:
+// deliver (the records loaded here, the JSON by the engine's Encoder, the sender's UserResponse
+// encoded once per chunk), so each body shows:
 //   - the message as stored (campaign messages are immutable once sent);
 //   - a channel the chunk created as it was created: its type and id, the campaign's team and custom
 //     data, created by the sender at the chunk's time, with the members the campaign gave it
@@ -28,16 +29,21 @@ import (
 // fixed, so a body rendered again after a restart is the same but for users or channels changed
 // meanwhile.
 
-// chunkRenderer is the reusable state of one renderChunk call (pooled).
+// chunkRenderer is the reusable state of one renderChunk call (pooled). The events are encoded by
+// the engine's Encoder from created and newMsg, which point into the renderer: passing them does
+// not allocate.
 type chunkRenderer struct {
 	chunk     storage.CampaignChunk
 	users     map[uint32][]byte // encoded UserResponses of the sender and other members
 	user      storage.User
 	msg       storage.Message
 	ch        storage.Channel
-	mem       storage.Member
-	rcv       []byte // the receiver's UserResponse
-	members   []byte // JSON array of the listed members
+	created   ChannelCreated
+	newMsg    MessageNew
+	createdCh storage.Channel // the channel as channel.created shows it
+	rcv       []byte          // the receiver's UserResponse
+	members   []EventMember   // the listed members
+	custom    []byte          // arena of the listed members' custom data
 	body      []byte
 	receivers []string
 	memOrds   []uint32
@@ -54,6 +60,8 @@ func (e *Engine) renderChunk(first uint64, v []byte, from, to uint64, keep outbo
 	defer func() {
 		clear(r.users)
 		clear(r.receivers)
+		clear(r.members)
+		r.created, r.newMsg = ChannelCreated{}, MessageNew{}
 		chunkRendererPool.Put(r)
 	}()
 	c := &r.chunk
@@ -113,9 +121,10 @@ func (e *Engine) renderChunk(first uint64, v []byte, from, to uint64, keep outbo
 			return seq, err
 		}
 		if wantCreated {
-			ch := r.ch
-			ch.MessageCount, ch.LastMessageAt, ch.NextSeq = 0, 0, 1
-			r.body = appendChannelCreatedJSON(r.body[:0], &ch, sender, r.members, c.CreatedAt)
+			r.createdCh = r.ch
+			r.createdCh.MessageCount, r.createdCh.LastMessageAt, r.createdCh.NextSeq = 0, 0, 1
+			r.created = ChannelCreated{Channel: &r.createdCh, Creator: sender, Members: r.members, At: c.CreatedAt}
+			r.body = e.enc.AppendChannelCreated(r.body[:0], &r.created)
 			ev := storage.OutboxEvent{
 				ID: derivedID(c.CampaignID, "channel.created", recipient), Type: "channel.created", Key: cid,
 				SkipWebhook: c.SkipWebhook, SkipPush: true, JSON: r.body,
@@ -125,7 +134,8 @@ func (e *Engine) renderChunk(first uint64, v []byte, from, to uint64, keep outbo
 			}
 		}
 		if wantNew {
-			r.body = appendMessageNewJSON(r.body[:0], &r.ch, &r.msg, sender, nil, r.members)
+			r.newMsg = MessageNew{Channel: &r.ch, Message: &r.msg, Author: sender, Members: r.members}
+			r.body = e.enc.AppendMessageNew(r.body[:0], &r.newMsg)
 			ev := storage.OutboxEvent{
 				ID: derivedID(c.CampaignID, "message.new", recipient), Type: "message.new", Key: cid,
 				SkipWebhook: c.SkipWebhook, SkipPush: c.SkipPush, Receivers: r.receivers, JSON: r.body,
@@ -207,8 +217,10 @@ func (r *chunkRenderer) createdChannel(e *Engine, rd *storage.RecordReader, it *
 		if role == "" {
 			role = DefaultChannelRole
 		}
-		r.mem = storage.Member{ChannelRole: role, CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt, Custom: custom}
-		r.appendMember(e.db.Users.ID(user), user == c.Sender, userJSON)
+		r.members = append(r.members, EventMember{
+			UserID: e.db.Users.ID(user), Creator: user == c.Sender, User: userJSON,
+			Member: storage.Member{ChannelRole: role, CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt, Custom: custom},
+		})
 	}
 	if c.Channels {
 		return fmt.Errorf("cannot render campaign %q: a channel audience created channel %s: %w", c.CampaignID, cid, storage.ErrCorrupt)
@@ -228,7 +240,6 @@ func (r *chunkRenderer) createdChannel(e *Engine, rd *storage.RecordReader, it *
 		}
 		add(m.User, m.Role, m.Custom, j)
 	}
-	r.closeMembers()
 	return nil
 }
 
@@ -238,6 +249,7 @@ func (r *chunkRenderer) existingChannel(e *Engine, rd *storage.RecordReader, it 
 	c := &r.chunk
 	r.ch.MemberCount, r.ch.MessageCount = it.MemberCount, it.MessageCount
 	r.members = r.members[:0]
+	r.custom = r.custom[:0]
 	r.receivers = r.receivers[:0]
 	listed := 0
 	for _, u := range it.Members {
@@ -251,9 +263,15 @@ func (r *chunkRenderer) existingChannel(e *Engine, rd *storage.RecordReader, it 
 		if !ok {
 			continue // left the channel since
 		}
-		if err := r.mem.Unmarshal(v); err != nil {
+		r.members = append(r.members, EventMember{UserID: e.db.Users.ID(u), Creator: u == r.ch.CreatedBy})
+		m := &r.members[len(r.members)-1]
+		if err := m.Member.Unmarshal(v); err != nil {
 			return fmt.Errorf("cannot read a member of %s: %w", cid, err)
 		}
+		// NB: Custom aliases the reader's memory, which the next member read reuses.
+		start := len(r.custom)
+		r.custom = append(r.custom, m.Member.Custom...)
+		m.Member.Custom = r.custom[start:len(r.custom):len(r.custom)]
 		var j []byte
 		if u == it.User && !c.Channels {
 			j = r.rcv
@@ -263,27 +281,10 @@ func (r *chunkRenderer) existingChannel(e *Engine, rd *storage.RecordReader, it 
 				return err
 			}
 		}
-		r.appendMember(e.db.Users.ID(u), u == r.ch.CreatedBy, j)
+		m.User = j
 		listed++
 	}
-	r.closeMembers()
 	return nil
-}
-
-// appendMember appends r.mem, the membership of userID, to the members array being built.
-func (r *chunkRenderer) appendMember(userID string, creator bool, userJSON []byte) {
-	if len(r.members) == 0 {
-		r.members = append(r.members, '[')
-	} else {
-		r.members = append(r.members, ',')
-	}
-	r.members = AppendMemberJSON(r.members, userID, &r.mem, creator, userJSON)
-}
-
-func (r *chunkRenderer) closeMembers() {
-	if len(r.members) > 0 {
-		r.members = append(r.members, ']')
-	}
 }
 
 // userJSON returns the UserResponse of ord, encoded once per render call.
@@ -293,11 +294,11 @@ func (r *chunkRenderer) userJSON(e *Engine, rd *storage.RecordReader, ord uint32
 	}
 	var j []byte
 	if v, ok := rd.User(ord); ok {
-		var u storage.User
-		if err := u.UnmarshalNoCopy(v); err != nil {
+		// NB: r.user is free: the receiver's UserResponse is encoded already (load).
+		if err := r.user.UnmarshalNoCopy(v); err != nil {
 			return nil, fmt.Errorf("cannot read user %d: %w", ord, err)
 		}
-		j = e.enc.AppendUser(nil, &u)
+		j = e.enc.AppendUser(nil, &r.user)
 	} else {
 		j = e.enc.AppendGoneUser(nil, e.db.Users.ID(ord))
 	}

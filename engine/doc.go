@@ -1,7 +1,10 @@
 // Package engine is campaignd's domain: users, channels, messages, segments, campaigns, filters,
 // templates, the scheduler, the fan-out pipeline and the transactional outbox. Users, segments,
-// campaigns and bitmaps are read and written only through storage's typed paths. The contracts
-// sit on the types and functions named here; this is the map.
+// campaigns and bitmaps are read and written only through storage's typed paths. The engine takes
+// and returns domain values (requests such as CampaignInput, results such as ChannelState and
+// Campaign with everything they show loaded); package wire decodes and encodes Stream's JSON, and
+// the JSON the engine itself stores or reads (event bodies, template objects) comes from the
+// Encoder it is given. The contracts sit on the types and functions named here; this is the map.
 //
 // # Files
 //
@@ -11,14 +14,15 @@
 //	locks.go             recordLocks: the stripes of users, segments and campaigns
 //	latch.go             latchTable: one latch per channel being written
 //	encoder.go           Encoder: the Stream JSON the engine needs (template objects, event
-//	                     bodies), injected through Options (wire.Legacy)
+//	                     bodies: ChannelCreated, MessageNew), injected through Options
+//	                     (wire.Legacy)
 //	users.go             users: upsert, partial update (UserPatch), delete, reads, scans (UserDoc)
 //	userimport.go        the NDJSON import (lines decoded by an ImportOptions.NewDecoder)
 //	userquery.go         GET /users (UserQuery, QueryUsers)
 //	channels.go          channel Tx functions (ChannelTx, CreateChannelTx, AddMemberTx), ids
-//	channelstate.go      channel API (get-or-create, send, queryChannels)
+//	channelstate.go      channel API (get-or-create, send, queryChannels) → ChannelState, Message
 //	messages.go          AppendMessageTx, message reads
-//	channels_json.go     channel, member, message and event encoders; channels_users.go user JSON
+//	channels_users.go    UserRef, the users of replies (userRefs) and of event bodies (userJSON)
 //	segments.go          segments: create, update, delete, targets, locks by campaigns
 //	segments_query.go    querySegments, target queries (keyset cursors)
 //	segments_sizer.go    background sizing of filter and all_users segments
@@ -38,7 +42,7 @@
 //	capacity.go          the monthly campaign capacity: durable per-campaign counts, admission
 //	throttle.go          max_messages_per_second: a campaign's pace
 //	template.go          Template: compiled once, rendered without allocating
-//	limits.go, errors.go, json.go  limits, Stream errors, JSON helpers
+//	limits.go, errors.go limits; Stream-shaped errors (Error, InputError)
 //
 // # Units of work
 //

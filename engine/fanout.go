@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/campaignd/campaignd/bitmap"
-	"github.com/campaignd/campaignd/engine/filter"
 	"github.com/campaignd/campaignd/internal/bytesconv"
 	"github.com/campaignd/campaignd/storage"
 )
@@ -165,13 +164,13 @@ func (e *Engine) newFanoutPlan(c *Campaign) (*fanoutPlan, error) {
 		if !ok || seen[ord] {
 			return
 		}
-		u, found, err := e.GetUserByOrdinal(ord)
+		_, found, err := e.GetUserByOrdinal(ord)
 		if err != nil || !found {
 			e.log.Warn("campaign channel template member does not exist; leaving it out", "campaign", c.ID, "user", id)
 			return
 		}
 		seen[ord] = true
-		p.members = append(p.members, MemberSpec{User: ord, ChannelRole: role, Custom: custom, UserJSON: e.enc.AppendUser(nil, u)})
+		p.members = append(p.members, MemberSpec{User: ord, ChannelRole: role, Custom: custom})
 	}
 	for _, id := range c.Channel.Members {
 		addMember(id, "", nil)
@@ -183,13 +182,7 @@ func (e *Engine) newFanoutPlan(c *Campaign) (*fanoutPlan, error) {
 		m := &p.members[i]
 		p.chunkMembers = append(p.chunkMembers, storage.ChunkMember{User: m.User, Role: m.ChannelRole, Custom: m.Custom})
 	}
-	p.custom = append(p.custom, '{')
-	if m := filter.ObjectMembers(c.Message.Custom); m != nil {
-		p.custom = append(append(p.custom, m...), ',')
-	}
-	p.custom = append(p.custom, `"campaign_id":`...)
-	p.custom = appendJSONString(p.custom, c.ID)
-	p.custom = append(p.custom, '}')
+	p.custom = campaignMessageCustom(c.Message.Custom, c.ID)
 	return p, nil
 }
 
@@ -763,7 +756,8 @@ type chunkScratch struct {
 	items   []storage.ChunkItem
 	buf     []byte
 	text    []byte
-	chJSON  []byte
+	view    storage.Channel // a channel as a template's {{ channel.x }} shows it
+	chJSON  []byte          // view's ChannelResponse
 }
 
 // chanState is a channel a chunk writes: its record as the chunk leaves it and its members.
@@ -865,13 +859,13 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 		text := it.text
 		if text == nil {
 			// The text shows the channel as the message finds it: created, or with the sender added.
-			view := st.rec
+			s.view = st.rec
 			if create {
-				view = p.newChannel(it, now)
+				s.view = p.newChannel(it, now)
 			} else if addSender {
-				view.MemberCount++
+				s.view.MemberCount++
 			}
-			s.chJSON = AppendChannelJSON(s.chJSON[:0], &view, nil)
+			s.chJSON = e.enc.AppendChannel(s.chJSON[:0], &s.view, nil)
 			var ok bool
 			s.text, ok = p.text.AppendLimit(s.text[:0], &TemplateVars{Sender: p.senderJSON, Receiver: it.userJSON, Channel: s.chJSON}, e.opts.MaxMessageLength)
 			if !ok {

@@ -155,66 +155,63 @@ func mustDecodeJSON(t testing.TB, body string, v any) {
 	}
 }
 
-// testCampaignBody is the JSON of a POST /campaigns body, for tests that write campaigns as the
-// API gets them (wire decodes the real ones; the engine cannot import it).
-type testCampaignBody struct {
-	ID                   *string   `json:"id"`
-	Name                 *string   `json:"name"`
-	Description          *string   `json:"description"`
-	SenderID             *string   `json:"sender_id"`
-	SenderMode           *string   `json:"sender_mode"`
-	SenderVisibility     *string   `json:"sender_visibility"`
-	SegmentIDs           *[]string `json:"segment_ids"`
-	UserIDs              *[]string `json:"user_ids"`
-	CreateChannels       *bool     `json:"create_channels"`
-	ShowChannels         *bool     `json:"show_channels"`
-	SkipPush             *bool     `json:"skip_push"`
-	SkipWebhook          *bool     `json:"skip_webhook"`
-	MaxMessagesPerSecond *int64    `json:"max_messages_per_second"`
-	MessageTemplate      *struct {
-		Text        *string         `json:"text"`
-		Attachments json.RawMessage `json:"attachments"`
-		Custom      json.RawMessage `json:"custom"`
-		PollID      *string         `json:"poll_id"`
-		Searchable  *bool           `json:"searchable"`
-	} `json:"message_template"`
-	ChannelTemplate *struct {
-		Type            *string   `json:"type"`
-		ID              *string   `json:"id"`
-		Team            *string   `json:"team"`
-		Members         *[]string `json:"members"`
-		MembersTemplate *[]struct {
-			UserID      string          `json:"user_id"`
-			ChannelRole string          `json:"channel_role"`
-			Custom      json.RawMessage `json:"custom"`
-		} `json:"members_template"`
-		Custom json.RawMessage `json:"custom"`
-	} `json:"channel_template"`
-}
-
-// campaignInput decodes a POST /campaigns body.
+// campaignInput decodes a POST /campaigns body as wire does (the engine cannot import wire): a
+// null or absent key leaves its field nil; a raw JSON field keeps "null".
 func campaignInput(t testing.TB, body string) *CampaignInput {
 	t.Helper()
-	var b testCampaignBody
-	mustDecodeJSON(t, body, &b)
-	in := &CampaignInput{
-		ID: b.ID, Name: b.Name, Description: b.Description, SenderID: b.SenderID, SenderMode: b.SenderMode,
-		SenderVisibility: b.SenderVisibility, SegmentIDs: b.SegmentIDs, UserIDs: b.UserIDs,
-		CreateChannels: b.CreateChannels, ShowChannels: b.ShowChannels, SkipPush: b.SkipPush,
-		SkipWebhook: b.SkipWebhook, MaxMessagesPerSecond: b.MaxMessagesPerSecond,
-	}
-	if mt := b.MessageTemplate; mt != nil {
-		in.MessageTemplate = &MessageTemplateInput{Text: mt.Text, Attachments: mt.Attachments, Custom: mt.Custom, PollID: mt.PollID, Searchable: mt.Searchable}
-	}
-	if ct := b.ChannelTemplate; ct != nil {
-		in.ChannelTemplate = &ChannelTemplateInput{Type: ct.Type, ID: ct.ID, Team: ct.Team, Members: ct.Members, Custom: ct.Custom}
-		if ct.MembersTemplate != nil {
-			mts := []MemberTemplateInput{}
-			for _, mt := range *ct.MembersTemplate {
-				mts = append(mts, MemberTemplateInput{UserID: mt.UserID, ChannelRole: mt.ChannelRole, Custom: mt.Custom})
+	obj := func(raw []byte) func(key string, dst any) {
+		var m map[string]json.RawMessage
+		mustDecodeJSON(t, string(raw), &m)
+		return func(key string, dst any) {
+			if v, ok := m[key]; ok {
+				mustDecodeJSON(t, string(v), dst)
 			}
-			in.ChannelTemplate.MembersTemplate = &mts
 		}
+	}
+	in := &CampaignInput{}
+	set := obj([]byte(body))
+	for key, dst := range map[string]any{
+		"id": &in.ID, "name": &in.Name, "description": &in.Description, "sender_id": &in.SenderID,
+		"sender_mode": &in.SenderMode, "sender_visibility": &in.SenderVisibility, "segment_ids": &in.SegmentIDs,
+		"user_ids": &in.UserIDs, "create_channels": &in.CreateChannels, "show_channels": &in.ShowChannels,
+		"skip_push": &in.SkipPush, "skip_webhook": &in.SkipWebhook, "max_messages_per_second": &in.MaxMessagesPerSecond,
+	} {
+		set(key, dst)
+	}
+	var mt, ct json.RawMessage
+	set("message_template", &mt)
+	if len(mt) > 0 && string(mt) != "null" {
+		m, set := &MessageTemplateInput{}, obj(mt)
+		set("text", &m.Text)
+		set("attachments", &m.Attachments)
+		set("custom", &m.Custom)
+		set("poll_id", &m.PollID)
+		set("searchable", &m.Searchable)
+		in.MessageTemplate = m
+	}
+	set("channel_template", &ct)
+	if len(ct) > 0 && string(ct) != "null" {
+		c, set := &ChannelTemplateInput{}, obj(ct)
+		set("type", &c.Type)
+		set("id", &c.ID)
+		set("team", &c.Team)
+		set("members", &c.Members)
+		set("custom", &c.Custom)
+		var mts []json.RawMessage
+		set("members_template", &mts)
+		if mts != nil {
+			list := []MemberTemplateInput{}
+			for _, raw := range mts {
+				var mti MemberTemplateInput
+				set := obj(raw)
+				set("user_id", &mti.UserID)
+				set("channel_role", &mti.ChannelRole)
+				set("custom", &mti.Custom)
+				list = append(list, mti)
+			}
+			c.MembersTemplate = &list
+		}
+		in.ChannelTemplate = c
 	}
 	return in
 }
@@ -338,6 +335,52 @@ func (testEncoder) AppendUser(dst []byte, u *storage.User) []byte {
 
 func (testEncoder) AppendGoneUser(dst []byte, id string) []byte {
 	return appendTestJSON(dst, map[string]any{"id": id})
+}
+
+func (testEncoder) AppendChannel(dst []byte, ch *storage.Channel, creator []byte) []byte {
+	return appendTestJSON(dst, testChannel(ch, creator))
+}
+
+func testChannel(ch *storage.Channel, creator []byte) map[string]any {
+	m := map[string]any{}
+	if len(ch.Custom) > 0 {
+		if err := json.Unmarshal(ch.Custom, &m); err != nil {
+			panic(fmt.Sprintf("BUG: custom data of channel %s:%s is not JSON: %s", ch.Type, ch.ID, err))
+		}
+	}
+	m["id"], m["type"], m["cid"], m["member_count"], m["message_count"] = ch.ID, ch.Type, ch.Type+":"+ch.ID, ch.MemberCount, ch.MessageCount
+	if creator != nil {
+		m["created_by"] = json.RawMessage(creator)
+	}
+	return m
+}
+
+func testMembers(members []EventMember) []map[string]any {
+	out := []map[string]any{}
+	for _, m := range members {
+		out = append(out, map[string]any{"user_id": m.UserID, "channel_role": m.Member.ChannelRole, "user": json.RawMessage(m.User)})
+	}
+	return out
+}
+
+func (testEncoder) AppendChannelCreated(dst []byte, ev *ChannelCreated) []byte {
+	return appendTestJSON(dst, map[string]any{"type": "channel.created", "channel": testChannel(ev.Channel, ev.Creator),
+		"user": json.RawMessage(ev.Creator), "members": testMembers(ev.Members), "created_at": ev.At})
+}
+
+func (testEncoder) AppendMessageNew(dst []byte, ev *MessageNew) []byte {
+	m := ev.Message
+	custom := json.RawMessage(m.Custom)
+	if len(custom) == 0 {
+		custom = json.RawMessage("{}")
+	}
+	mentioned := []json.RawMessage{}
+	for _, u := range ev.Mentioned {
+		mentioned = append(mentioned, u)
+	}
+	return appendTestJSON(dst, map[string]any{"type": "message.new", "channel": testChannel(ev.Channel, nil),
+		"message": map[string]any{"id": m.ID, "text": m.Text, "user": json.RawMessage(ev.Author), "mentioned_users": mentioned, "custom": custom},
+		"members": testMembers(ev.Members)})
 }
 
 func (testEncoder) AppendCampaignEvent(dst []byte, typ string, at time.Time, c *Campaign) []byte {

@@ -144,7 +144,7 @@ func (e *Engine) checkCampaignLimits(c *storage.Campaign, text *Template) error 
 	}
 	// The messages' custom data is message_template.custom plus campaign_id, under the limit of
 	// every message's custom data.
-	if max := MaxChannelCustomSize - len(`,"campaign_id":`) - len(appendJSONString(nil, c.ID)); len(m.Custom) > max {
+	if max := MaxChannelCustomSize - (len(campaignMessageCustom(nil, c.ID)) - 1); len(m.Custom) > max {
 		return InputError("message_template.custom", "message_template.custom is %d bytes of JSON; the maximum is %d (a message's custom data, campaign_id included, is at most %d bytes)", len(m.Custom), max, MaxChannelCustomSize)
 	}
 	if err := checkSize("message_template.poll_id", len(m.PollID), MaxIDLength); err != nil {

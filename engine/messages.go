@@ -19,14 +19,9 @@ type MessageOptions struct {
 	SkipPush    bool
 	// EventID is the event's id; "" = a random UUID.
 	EventID string
-	// TrustID skips the duplicate check of msg.ID: for ids unique by construction (the fan-out's
-	// ids derived from campaign and recipient). It saves one Pebble read per message.
+	// TrustID skips the duplicate check of msg.ID: for ids unique by construction (ids derived
+	// from a campaign and a recipient). It saves one Pebble read per message.
 	TrustID bool
-	// UserJSON is the author's UserResponse when the caller has it encoded; nil = from Users.
-	UserJSON []byte
-	// Users supplies (and caches) the UserResponses of the author, the members listed in the
-	// event and mentioned users; nil = read each.
-	Users *UserJSONCache
 }
 
 // Message types.
@@ -90,18 +85,15 @@ func (e *Engine) AppendMessageTx(tx *Tx, ref *ChannelRef, msg *storage.Message, 
 	}
 
 	if ref.members == nil {
-		if err := e.loadEventMembersTx(tx, ref, opts.Users, msg.User, opts.UserJSON); err != nil {
+		if err := e.loadEventMembersTx(tx, ref); err != nil {
 			return err
 		}
 	}
-	author := opts.UserJSON
-	if author == nil {
-		var err error
-		if author, err = e.userJSONVia(opts.Users, msg.User); err != nil {
-			return err
-		}
+	author, err := e.userJSON(nil, msg.User)
+	if err != nil {
+		return err
 	}
-	mentioned, err := e.mentionedJSON(msg.MentionedUsers, opts.Users)
+	mentioned, err := e.mentionedJSON(msg.MentionedUsers)
 	if err != nil {
 		return err
 	}
@@ -114,11 +106,11 @@ func (e *Engine) AppendMessageTx(tx *Tx, ref *ChannelRef, msg *storage.Message, 
 			receivers = append(receivers, ref.members.ids[i])
 		}
 	}
-	*buf = appendMessageNewJSON((*buf)[:0], &ref.Ch, msg, author, mentioned, ref.members.json)
+	ev := &MessageNew{Channel: &ref.Ch, Message: msg, Author: author, Mentioned: mentioned, Members: ref.members.list}
 	tx.Emit(Event{
 		ID: eventID(opts.EventID), Type: "message.new", Key: ref.CID,
 		SkipWebhook: opts.SkipWebhook, SkipPush: opts.SkipPush, Receivers: receivers,
-		JSON: slices.Clone(*buf),
+		JSON: e.enc.AppendMessageNew(nil, ev),
 	})
 	return nil
 }
@@ -151,13 +143,13 @@ func eventID(id string) string {
 }
 
 // mentionedJSON returns the UserResponses of ords, or nil when there are none.
-func (e *Engine) mentionedJSON(ords []uint32, users *UserJSONCache) ([][]byte, error) {
+func (e *Engine) mentionedJSON(ords []uint32) ([][]byte, error) {
 	if len(ords) == 0 {
 		return nil, nil
 	}
 	out := make([][]byte, len(ords))
 	for i, o := range ords {
-		j, err := e.userJSONVia(users, o)
+		j, err := e.userJSON(nil, o)
 		if err != nil {
 			return nil, err
 		}
@@ -200,8 +192,9 @@ func (e *Engine) MessageByID(id string) (chanOrd uint32, seq uint64, msg *storag
 	return chanOrd, seq, msg, true, nil
 }
 
-// MessagePage selects messages of a channel (wire spec §7.5 "messages"). IDs name messages of
-// the channel; at most one of IDLt/IDLte and one of IDGt/IDGte is used.
+// MessagePage selects messages of a channel: get-or-create's "messages" {limit, id_lt, id_lte,
+// id_gt, id_gte}. IDs name messages of the channel; at most one of IDLt/IDLte and one of
+// IDGt/IDGte is used.
 type MessagePage struct {
 	Limit       int
 	IDLt, IDLte string

@@ -312,7 +312,7 @@ func (d *UserDecoder) typeError(name, want string, v *fastjson.Value) error {
 	return engine.InputError(name, "user %q: field %q must be %s, not %s", d.path, name, want, describeJSON(v))
 }
 
-// describeJSON names the kind of v for error messages (JSONKind), with a short excerpt of a string
+// describeJSON names the kind of v for error messages (kindOf), with a short excerpt of a string
 // or a number.
 func describeJSON(v *fastjson.Value) string {
 	switch v.Type() {

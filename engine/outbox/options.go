@@ -31,7 +31,8 @@ type Options struct {
 
 	// WebhookURL receives one POST per event. Empty: the webhook sink is off.
 	WebhookURL string
-	// WebhookTimeout bounds one POST attempt. Default: 6s (wire spec §8.2).
+	// WebhookTimeout bounds one POST attempt. Default: 6s, Stream's timeout of one webhook
+	// attempt.
 	WebhookTimeout time.Duration
 	// WebhookMaxAttempts is how many attempts an event gets before it is dead-lettered, provided
 	// the receiver accepted other events meanwhile (see webhookSink). Default: 5.

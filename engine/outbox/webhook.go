@@ -16,9 +16,10 @@ import (
 	"time"
 )
 
-// webhookSink POSTs one event per request (wire spec §8.1): body = the event JSON exactly,
-// X-Signature = lowercase hex HMAC-SHA256 of the body with the API secret, X-Api-Key, X-Webhook-Id =
-// the event id (the same on every attempt and replay), X-Webhook-Attempt = 1, 2, ...
+// webhookSink POSTs one event per request, as Stream delivers webhooks: body = the event JSON
+// exactly, X-Signature = lowercase hex HMAC-SHA256 of the body with the API secret (what the SDK's
+// verifyWebhook compares byte for byte), X-Api-Key, X-Webhook-Id = the event id (the same on
+// every attempt and replay), X-Webhook-Attempt = 1, 2, ...
 //
 // A batch's events are posted by up to WebhookConcurrency workers; the relay's cursor moves past
 // the batch once every event in it is delivered or dead-lettered.

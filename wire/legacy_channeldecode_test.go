@@ -1,4 +1,4 @@
-package httpd
+package wire
 
 import (
 	"encoding/json"
@@ -36,7 +36,7 @@ func FuzzDecodeChannelQuery(f *testing.F) {
 	f.Add([]byte(`{"data":{"frozen":"x","team":1,"members":[null,{"user":{"id":"u"}}]}}`))
 	f.Add([]byte(``))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := decodeChannelQuery(body, "messaging", "x")
+		req, err := Legacy{}.DecodeChannelQuery(body, "messaging", "x")
 		if err != nil {
 			checkDecoded(t, err)
 			return
@@ -59,7 +59,7 @@ func FuzzDecodeSendMessage(f *testing.F) {
 	f.Add([]byte(`{"message":{"attachments":{},"text":5}}`))
 	f.Add([]byte(`{"message":null}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := decodeSendMessage(body, "messaging", "x")
+		req, err := Legacy{}.DecodeSendMessage(body, "messaging", "x")
 		if err != nil {
 			checkDecoded(t, err)
 			return
@@ -79,7 +79,7 @@ func FuzzDecodeQueryChannels(f *testing.F) {
 	f.Add([]byte(`{"filter_conditions":{"members":{"$in":["u1"]}},"sort":[{"field":"last_message_at","direction":-1}],"state":true,"watch":false,"presence":false,"limit":10,"offset":0,"message_limit":5}`))
 	f.Add([]byte(`{"limit":-1}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		_, err := decodeQueryChannels(body)
+		_, err := Legacy{}.DecodeQueryChannels(body)
 		checkDecoded(t, err)
 	})
 }
