@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -252,6 +253,21 @@ func ProcPeakRSS(pid int) uint64 {
 		}
 	}
 	return 0
+}
+
+// DirSize returns the bytes the regular files under dir take (0 when it cannot be read), leaving
+// out the disk-space ballast (storage.BallastFile: space held back, not data).
+func DirSize(dir string) uint64 {
+	var n uint64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && d.Name() != storage.BallastFile {
+			if fi, err := d.Info(); err == nil {
+				n += uint64(fi.Size())
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // ProcCPU returns the CPU time (user + system) process pid used so far, or 0 when unknown.

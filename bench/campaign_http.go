@@ -31,6 +31,8 @@ type HTTPCampaignConfig struct {
 	Prefix string
 	// PeakRSS, when set, reports campaignd's peak resident memory (e.g. from /proc/<pid>/status).
 	PeakRSS func() uint64
+	// DiskUsage, when set, reports the bytes campaignd's data directory takes (DirSize).
+	DiskUsage func() uint64
 	// CPU, when set, reports campaignd's CPU time so far (e.g. ProcCPU).
 	CPU func() time.Duration
 	// Limit, when set, is called right after each campaign completed (campaignd idle, nothing
@@ -56,6 +58,9 @@ type HTTPCampaignResult struct {
 	// responsive the API stays under a running fan-out.
 	GetP50, GetP99 time.Duration
 	PeakRSS        uint64
+	// DiskPeak is the most the data directory took during the campaign (sampled twice a second),
+	// DiskAfter what it took 10 s after it completed (0 when DiskUsage is not set).
+	DiskPeak, DiskAfter uint64
 	// CPU is campaignd's CPU time during the campaign (0 when unknown).
 	CPU time.Duration
 	// WALBytes is what campaignd's store wrote to its WAL during the campaign, from /metrics
@@ -73,6 +78,9 @@ func (r *HTTPCampaignResult) String() string {
 	s := fmt.Sprintf("%s: sent=%d channels_created=%d elapsed=%s start=%s first_sent=%s sends/s=%.0f campaignd_cpu=%s sends/cpu-s=%.0f get_p50=%s get_p99=%s campaignd_peak_rss=%dMiB",
 		r.Name, r.Sent, r.Created, r.Elapsed.Round(time.Millisecond), r.StartLatency.Round(time.Microsecond), r.FirstSent.Round(time.Millisecond), r.SendsPerSec,
 		r.CPU.Round(time.Millisecond), perCPU, r.GetP50.Round(time.Microsecond), r.GetP99.Round(time.Microsecond), r.PeakRSS>>20)
+	if r.DiskPeak > 0 {
+		s += fmt.Sprintf(" disk_peak=%dMiB disk_after=%dMiB", r.DiskPeak>>20, r.DiskAfter>>20)
+	}
 	if r.WALBytes > 0 && r.Sent > 0 {
 		s += fmt.Sprintf(" wal_bytes/send=%.0f", float64(r.WALBytes)/float64(r.Sent))
 	}
@@ -210,7 +218,12 @@ func (h *httpClient) runCampaign(id, seg, name string) (*HTTPCampaignResult, err
 	r := &HTTPCampaignResult{Name: fmt.Sprintf("recipients=%d/%s", cfg.Users, name), StartLatency: time.Since(t0)}
 	var lat []time.Duration
 	lastLog := time.Now()
+	var lastDisk time.Time
 	for {
+		if cfg.DiskUsage != nil && time.Since(lastDisk) > 500*time.Millisecond {
+			r.DiskPeak = max(r.DiskPeak, cfg.DiskUsage())
+			lastDisk = time.Now()
+		}
 		tg := time.Now()
 		status, m, err := h.do("GET", "/campaigns/"+id+"?limit=0", nil, "")
 		if err != nil {
@@ -256,6 +269,13 @@ func (h *httpClient) runCampaign(id, seg, name string) (*HTTPCampaignResult, err
 	r.GetP99 = lat[len(lat)*99/100]
 	if cfg.PeakRSS != nil {
 		r.PeakRSS = cfg.PeakRSS()
+	}
+	if cfg.DiskUsage != nil {
+		// NB: after the memtables flushed and the compactions the campaign caused settled.
+		for t := time.Now(); time.Since(t) < 10*time.Second; time.Sleep(500 * time.Millisecond) {
+			r.DiskPeak = max(r.DiskPeak, cfg.DiskUsage())
+		}
+		r.DiskAfter = cfg.DiskUsage()
 	}
 	if cfg.CPU != nil {
 		r.CPU = cfg.CPU() - cpu0

@@ -212,6 +212,7 @@ func startCampaignd(cfg *bench.HTTPCampaignConfig) (stop func(), dir string, err
 		return nil, "", fmt.Errorf("cannot start %s: %w", *campaignd, err)
 	}
 	cfg.PeakRSS = func() uint64 { return bench.ProcPeakRSS(cmd.Process.Pid) }
+	cfg.DiskUsage = func() uint64 { return bench.DirSize(filepath.Join(dir, "data")) }
 	cfg.CPU = func() time.Duration { return bench.ProcCPU(cmd.Process.Pid) }
 	stop = func() {
 		_ = cmd.Process.Signal(os.Interrupt)
