@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,6 +42,9 @@ type audienceParts struct {
 	allUsers bool
 	// sender is the ordinal removed from a user audience (0: none).
 	sender uint32
+	// unresolved counts the distinct pending targets of static segments that name no user or
+	// channel yet: they are not in the audience, and a frozen run counts them as skipped.
+	unresolved uint64
 }
 
 // needsScan reports whether the audience needs a scan of every user.
@@ -112,6 +116,30 @@ func (e *Engine) audienceParts(segs []*storage.Segment, kind storage.AudienceKin
 			return nil, fmt.Errorf("cannot load segment targets: %w", err)
 		}
 		parts = append(parts, bm)
+		// Pending targets (added before they named a user or channel) that do now.
+		in := e.db.Users
+		if kind == storage.AudienceChannels {
+			in = e.db.Channels
+		}
+		var unresolved []string
+		for _, s := range segs {
+			if !isStatic(s) {
+				continue
+			}
+			err := storage.ScanSegmentPending(e.db, s.ID, func(target []byte) bool {
+				if ord, ok := in.LookupBytes(target); ok {
+					bm.Add(ord)
+				} else {
+					unresolved = append(unresolved, string(target))
+				}
+				return true
+			})
+			if err != nil {
+				return nil, fmt.Errorf("cannot load the pending targets of segment %q: %w", s.ID, err)
+			}
+		}
+		slices.Sort(unresolved)
+		a.unresolved = uint64(len(slices.Compact(unresolved)))
 	}
 	for _, raw := range chanRaws {
 		bm, err := e.matchChannels(raw, nil)
@@ -160,11 +188,13 @@ type audienceScan struct {
 	upTo uint32
 	done bool
 	err  error
+	// unresolved is audienceParts.unresolved.
+	unresolved uint64
 }
 
 // scanAudience starts evaluating a. Stop the scan by closing quit.
 func (e *Engine) scanAudience(a *audienceParts, quit <-chan struct{}) *audienceScan {
-	s := &audienceScan{bm: a.base.Clone()}
+	s := &audienceScan{bm: a.base.Clone(), unresolved: a.unresolved}
 	s.cond = sync.NewCond(&s.mu)
 	go func() {
 		const every = 1024 // scanned users between publications

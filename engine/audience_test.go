@@ -90,8 +90,12 @@ func TestResolveAudienceUsers(t *testing.T) {
 			t.Fatalf("unexpected audience for %v %v; got %v; want %v", segs, ids, got, want)
 		}
 	}
-	// Static: union, duplicates gone, sender removed, unknown targets kept (fan-out skips them).
-	f([]string{"static1", "static2", "static1"}, nil, userOrds(t, e, "a", "c", "not-yet-a-user"))
+	// Static: union, duplicates gone, sender removed; a target that names no user is pending: not
+	// interned (no memory spent on it), not in the audience until it names a user.
+	f([]string{"static1", "static2", "static1"}, nil, userOrds(t, e, "a", "c"))
+	if _, ok := e.db.Users.Lookup("not-yet-a-user"); ok {
+		t.Fatalf("a pending target was interned")
+	}
 	// Filters are evaluated now, over live users only; the sender is removed.
 	f([]string{"usa"}, nil, userOrds(t, e, "a"))
 	if err := e.UpsertUsers([]storage.User{{ID: "d", Custom: []byte(`{"country":"USA"}`)}}); err != nil {
@@ -100,7 +104,16 @@ func TestResolveAudienceUsers(t *testing.T) {
 	f([]string{"usa"}, nil, userOrds(t, e, "a", "d"))
 	f([]string{"usa", "admins"}, nil, userOrds(t, e, "a", "b", "d"))
 	f([]string{"all"}, nil, userOrds(t, e, "a", "b", "c", "d"))
-	f([]string{"all", "static1"}, nil, userOrds(t, e, "a", "b", "c", "d", "not-yet-a-user"))
+	f([]string{"all", "static1"}, nil, userOrds(t, e, "a", "b", "c", "d"))
+	// Once the pending target is a user, the static segment's audience has it.
+	if err := e.UpsertUsers([]storage.User{{ID: "not-yet-a-user"}}); err != nil {
+		t.Fatalf("cannot upsert: %s", err)
+	}
+	f([]string{"static1"}, nil, userOrds(t, e, "a", "not-yet-a-user"))
+	f([]string{"static1", "static2"}, nil, userOrds(t, e, "a", "c", "not-yet-a-user"))
+	if _, err := e.DeleteUser("not-yet-a-user", false); err != nil {
+		t.Fatalf("cannot delete user: %s", err)
+	}
 	// user_ids: never-seen ids are skipped, the sender removed.
 	f(nil, []string{"b", "sender", "who", "b"}, userOrds(t, e, "b"))
 	f([]string{"admins"}, []string{"c"}, userOrds(t, e, "b", "c"))
@@ -168,7 +181,10 @@ func TestResolveAudienceChannels(t *testing.T) {
 	f([]string{"mine"}, "b", chanOrds(t, e, "messaging:c2", "messaging:c3"))
 	f([]string{"mine"}, "nobody", nil)
 	f([]string{"red"}, "sender", chanOrds(t, e, "messaging:c1", "messaging:c3"))
-	f([]string{"mine", "red", "static"}, "sender", chanOrds(t, e, "messaging:c1", "messaging:c2", "messaging:c3", "messaging:c4", "other:x"))
+	f([]string{"mine", "red", "static"}, "sender", chanOrds(t, e, "messaging:c1", "messaging:c2", "messaging:c3", "messaging:c4"))
+	if _, ok := e.db.Channels.Lookup("other:x"); ok {
+		t.Fatalf("a pending channel target was interned")
+	}
 
 	// Channel filter segments are sized asynchronously too.
 	if err := e.Start(); err != nil {

@@ -266,7 +266,7 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) (err
 			src = scan.each
 			r.scan.Store(scan)
 			defer r.scan.Store(nil)
-		} else if err := e.freezeAudience(c, r, parts.base, kind); err != nil {
+		} else if err := e.freezeAudience(c, r, parts.base, kind, parts.unresolved); err != nil {
 			return err
 		}
 	}
@@ -413,7 +413,7 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) (err
 			if err := wait(); err != nil {
 				return err
 			}
-			next, err := e.freezeScanned(id, r, planned, ch.freeze)
+			next, err := e.freezeScanned(id, r, planned, ch.freeze, scan.unresolved)
 			if err != nil {
 				return err
 			}
@@ -561,8 +561,8 @@ func (e *Engine) stopBroken(id string, cause error) error {
 }
 
 // freezeAudience stores aud, c's audience, and marks the run frozen, in one Tx under the campaign
-// lock.
-func (e *Engine) freezeAudience(c *Campaign, r *campaignRun, aud *bitmap.Bitmap, kind storage.AudienceKind) error {
+// lock; the unresolved pending targets count as done and skipped.
+func (e *Engine) freezeAudience(c *Campaign, r *campaignRun, aud *bitmap.Bitmap, kind storage.AudienceKind, unresolved uint64) error {
 	unlock := e.lockCampaign(c.ID)
 	defer unlock()
 	if r.stopped.Load() {
@@ -574,7 +574,8 @@ func (e *Engine) freezeAudience(c *Campaign, r *campaignRun, aud *bitmap.Bitmap,
 	bitmap.Store(tx.B, bits, aud)
 	c.Run.Frozen = true
 	c.Run.Kind = kind
-	c.Run.Total = aud.Cardinality()
+	c.Run.Total = aud.Cardinality() + unresolved
+	c.Run.Done, c.Run.Skipped = unresolved, unresolved
 	c.Run.Cursor = 0
 	tx.B.PutCampaignRun(c.ID, &c.Run)
 	if err := e.Commit(tx); err != nil {
@@ -587,13 +588,12 @@ func (e *Engine) freezeAudience(c *Campaign, r *campaignRun, aud *bitmap.Bitmap,
 // (the committed run, no commit being in flight) marked frozen with its exact total, in one Tx
 // under the campaign lock. Chunks already sent stay as they are: the cursor does not move.
 // NB: a crash before this commit scans again at the restart, and the run goes on after its cursor.
-func (e *Engine) freezeScanned(id string, r *campaignRun, run storage.CampaignRun, aud *bitmap.Bitmap) (storage.CampaignRun, error) {
+func (e *Engine) freezeScanned(id string, r *campaignRun, run storage.CampaignRun, aud *bitmap.Bitmap, unresolved uint64) (storage.CampaignRun, error) {
 	bits := storage.CampaignBits(id)
 	tx := e.NewTx()
 	bitmap.Delete(tx.B, bits)
 	bitmap.Store(tx.B, bits, aud)
-	run.Frozen = true
-	run.Total = aud.Cardinality()
+	frozenRun(&run, aud, unresolved)
 	tx.B.PutCampaignRun(id, &run)
 	if err := e.commitChunk(id, r, tx); err != nil {
 		return run, err
@@ -613,7 +613,7 @@ func (e *Engine) freezeOnExit(id string, scan *audienceScan) {
 	unlock := e.lockCampaign(id)
 	defer unlock()
 	tx := e.NewTx()
-	if ok, err := e.freezeStoredRunTx(tx, id, aud); err != nil || !ok {
+	if ok, err := e.freezeStoredRunTx(tx, id, aud, scan.unresolved); err != nil || !ok {
 		tx.Discard()
 		return // deleted or frozen meanwhile, or unreadable (a resumed run scans again)
 	}
@@ -635,13 +635,13 @@ func (e *Engine) freezeForStopTx(tx *Tx, id string) error {
 	if aud == nil {
 		return nil
 	}
-	_, err := e.freezeStoredRunTx(tx, id, aud)
+	_, err := e.freezeStoredRunTx(tx, id, aud, scan.unresolved)
 	return err
 }
 
 // freezeStoredRunTx writes into tx aud as campaign id's frozen audience and its stored run marked
 // frozen with aud's size; false (nothing written) when the run is gone or frozen already.
-func (e *Engine) freezeStoredRunTx(tx *Tx, id string, aud *bitmap.Bitmap) (bool, error) {
+func (e *Engine) freezeStoredRunTx(tx *Tx, id string, aud *bitmap.Bitmap, unresolved uint64) (bool, error) {
 	var run storage.CampaignRun
 	found, err := storage.ReadCampaignRun(e.db, id, &run)
 	if err != nil || !found || run.Frozen {
@@ -650,10 +650,18 @@ func (e *Engine) freezeStoredRunTx(tx *Tx, id string, aud *bitmap.Bitmap) (bool,
 	bits := storage.CampaignBits(id)
 	bitmap.Delete(tx.B, bits)
 	bitmap.Store(tx.B, bits, aud)
-	run.Frozen = true
-	run.Total = aud.Cardinality()
+	frozenRun(&run, aud, unresolved)
 	tx.B.PutCampaignRun(id, &run)
 	return true, nil
+}
+
+// frozenRun marks run, whose scanned audience aud just ended, frozen: its total is exact and the
+// unresolved pending targets count as done and skipped.
+func frozenRun(run *storage.CampaignRun, aud *bitmap.Bitmap, unresolved uint64) {
+	run.Frozen = true
+	run.Done += unresolved
+	run.Skipped += unresolved
+	run.Total = aud.Cardinality() + unresolved
 }
 
 // prepareChunk does the parallel part of a chunk: receivers, channel ids, texts. It only reads

@@ -442,8 +442,10 @@ func segmentKind(s *storage.Segment) string {
 }
 
 // AddSegmentTargets adds 1..MaxTargetsPerCall targets to static segment id: user ids for user
-// segments, cids for channel segments. Ids that are not known users or channels yet are interned
-// and accepted. Targets already present keep their created_at. The size is updated in place.
+// segments, cids for channel segments. Ids that name no known user or channel yet are accepted as
+// pending targets: kept by id only, not interned (so ids that never become users cost no memory),
+// looked up when a campaign's audience is frozen. Targets already present keep their created_at.
+// The size is updated in place.
 func (e *Engine) AddSegmentTargets(id string, targetIDs []string) error {
 	return e.changeTargets(id, targetIDs, true)
 }
@@ -454,13 +456,13 @@ func (e *Engine) DeleteSegmentTargets(id string, targetIDs []string) error {
 }
 
 // changeTargets adds (add) or removes targetIDs of static segment id: the bitmap containers they
-// touch, their index entries and the size change in one Tx, under the segment's stripe.
+// touch (targets interned already), the pending targets (the others), their index entries and the
+// size change in one Tx, under the segment's stripe.
 func (e *Engine) changeTargets(id string, targetIDs []string, add bool) error {
 	verb := "delete targets of"
 	if add {
 		verb = "add targets to"
 	}
-	// Validate against the type before interning anything.
 	s0, err := e.liveSegment(id)
 	if err != nil {
 		return err
@@ -468,26 +470,26 @@ func (e *Engine) changeTargets(id string, targetIDs []string, add bool) error {
 	if err := checkTargets(s0.Type, targetIDs); err != nil {
 		return err
 	}
-	in := e.interner(s0.Type)
-	var ords []uint32
-	if add {
-		if ords, err = in.Intern(make([]uint32, 0, len(targetIDs)), targetIDs); err != nil {
-			return fmt.Errorf("cannot %s segment %q: %w", verb, id, err)
-		}
-	} else {
-		ords = make([]uint32, len(targetIDs))
-		for i, t := range targetIDs {
-			ords[i], _ = in.Lookup(t)
-		}
+	ords, err := e.interner(s0.Type).LookupMany(make([]uint32, 0, len(targetIDs)), targetIDs)
+	if err != nil {
+		return fmt.Errorf("cannot %s segment %q: %w", verb, id, err)
 	}
 	pairs := pairTargets(ords, targetIDs)
+	var pending []string // targets not interned
+	for i, t := range targetIDs {
+		if ords[i] == 0 {
+			pending = append(pending, t)
+		}
+	}
+	slices.Sort(pending)
+	pending = slices.Compact(pending)
 
 	s, unlock, err := e.targetsSegment(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if len(pairs) == 0 {
+	if len(pairs) == 0 && len(pending) == 0 {
 		return nil
 	}
 	sorted := make([]uint32, len(pairs))
@@ -500,32 +502,99 @@ func (e *Engine) changeTargets(id string, targetIDs []string, add bool) error {
 		change = bitmap.AddTx
 	}
 	changed, err := change(tx.B, storage.SegmentBits(id), sorted, nil)
-	if err != nil || len(changed) == 0 {
+	if err != nil {
 		tx.Discard()
-		if err != nil {
-			return fmt.Errorf("cannot %s segment %q: %w", verb, id, err)
+		return fmt.Errorf("cannot %s segment %q: %w", verb, id, err)
+	}
+	// Interned targets that the bitmap did not have (add) or had not (delete) may be pending ones
+	// added before they became users or channels.
+	var others []string
+	j := 0
+	for i := range pairs {
+		if j < len(changed) && changed[j] == pairs[i].ord {
+			j++
+		} else {
+			others = append(others, pairs[i].id)
 		}
-		return nil
+	}
+	slices.Sort(others)
+	othersPending, err := storage.PendingAmong(tx.B, id, others)
+	if err != nil {
+		tx.Discard()
+		return err
 	}
 	now := e.nowMicros()
-	j := 0
-	for _, ord := range changed {
-		for pairs[j].ord != ord {
-			j++
-		}
-		if add {
-			tx.B.PutSegmentTarget(id, pairs[j].id, now)
-		} else {
-			tx.B.DeleteSegmentTarget(id, pairs[j].id)
-		}
-	}
+	var delta int64
 	if add {
-		s.Size += uint64(len(changed))
-	} else if n := uint64(len(changed)); n > s.Size {
-		panic(fmt.Sprintf("BUG: segment %q: removing %d targets from %d", id, n, s.Size))
+		// NB: a newly interned target that was pending keeps its entry and created_at: it only
+		// moves from the pending keys to the bitmap.
+		changedIDs := make([]string, 0, len(changed))
+		j = 0
+		for _, ord := range changed {
+			for pairs[j].ord != ord {
+				j++
+			}
+			changedIDs = append(changedIDs, pairs[j].id)
+		}
+		slices.Sort(changedIDs)
+		wasPending, err := storage.PendingAmong(tx.B, id, changedIDs)
+		if err != nil {
+			tx.Discard()
+			return err
+		}
+		for i, t := range changedIDs {
+			if wasPending[i] {
+				tx.B.DeleteSegmentPending(id, t)
+				continue
+			}
+			tx.B.PutSegmentTarget(id, t, now)
+			delta++
+		}
+		for _, t := range pending {
+			if _, found, err := storage.SegmentTargetAddedAt(tx.B, id, t); err != nil {
+				tx.Discard()
+				return err
+			} else if !found {
+				tx.B.PutSegmentTarget(id, t, now)
+				tx.B.PutSegmentPending(id, t)
+				delta++
+			}
+		}
 	} else {
-		s.Size -= n
+		j = 0
+		for _, ord := range changed {
+			for pairs[j].ord != ord {
+				j++
+			}
+			tx.B.DeleteSegmentTarget(id, pairs[j].id)
+			delta--
+		}
+		for i, t := range others {
+			if othersPending[i] {
+				tx.B.DeleteSegmentTarget(id, t)
+				tx.B.DeleteSegmentPending(id, t)
+				delta--
+			}
+		}
+		for _, t := range pending {
+			if _, found, err := storage.SegmentTargetAddedAt(tx.B, id, t); err != nil {
+				tx.Discard()
+				return err
+			} else if found {
+				tx.B.DeleteSegmentTarget(id, t)
+				tx.B.DeleteSegmentPending(id, t)
+				delta--
+			}
+		}
 	}
+	if delta == 0 && len(changed) == 0 {
+		tx.Discard()
+		return nil
+	}
+	if delta < 0 && uint64(-delta) > s.Size {
+		panic(fmt.Sprintf("BUG: segment %q: removing %d targets from %d", id, -delta, s.Size))
+	}
+	s.Size = uint64(int64(s.Size) + delta)
 	s.UpdatedAt = now
 	tx.B.PutSegment(s)
 	if err := e.Commit(tx); err != nil {

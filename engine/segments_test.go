@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -56,6 +57,14 @@ func TestSegmentConcurrentTargets(t *testing.T) {
 	e, _ := newTestEngine(t)
 	mustCreateSegment(t, e, SegmentParams{ID: strPtr("s"), Type: strPtr("user")})
 	const workers, calls, per = 4, 10, 500
+	// Every other target is a user (in the bitmap); the others are pending.
+	var users []storage.User
+	for i := 0; i < workers/2*calls*per; i += 2 {
+		users = append(users, storage.User{ID: fmt.Sprintf("u%d", i)})
+	}
+	if err := e.UpsertUsers(users); err != nil {
+		t.Fatalf("cannot upsert: %s", err)
+	}
 	errs := make(chan error, workers)
 	for w := 0; w < workers; w++ {
 		go func() {
@@ -96,11 +105,86 @@ func TestSegmentConcurrentTargets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cannot resolve: %s", err)
 	}
-	// Record size, index and bitmap must agree whatever the interleaving.
-	if s.Size != uint64(len(page.Targets)) || s.Size != bm.Cardinality() {
-		t.Fatalf("size %d, index %d, bitmap %d disagree", s.Size, len(page.Targets), bm.Cardinality())
+	// Record size, index, and bitmap with the pending targets must agree whatever the interleaving.
+	pending := 0
+	if err := storage.ScanSegmentPending(e.db, "s", func([]byte) bool { pending++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if s.Size != uint64(len(page.Targets)) || s.Size != bm.Cardinality()+uint64(pending) || bm.Cardinality() == 0 || pending == 0 {
+		t.Fatalf("size %d, index %d, bitmap %d + pending %d disagree", s.Size, len(page.Targets), bm.Cardinality(), pending)
 	}
 	if s.Size < 2*calls*per-2*4*100 || s.Size > 2*calls*per {
 		t.Fatalf("unexpected size %d", s.Size)
+	}
+}
+
+// TestSegmentPendingTargets: targets that name no user cost no interned ordinal; they count, list
+// and resolve once they are users; deleting them, or adding them again once they are users, keeps
+// the size right.
+func TestSegmentPendingTargets(t *testing.T) {
+	e, _ := newTestEngine(t)
+	mustUpsertUsers(t, e, "a")
+	mustCreateSegment(t, e, SegmentParams{ID: strPtr("s"), Type: strPtr("user")})
+	before := e.db.Users.Max()
+	ghosts := make([]string, 9998)
+	for i := range ghosts {
+		ghosts[i] = fmt.Sprintf("ghost-%d", i)
+	}
+	if err := e.AddSegmentTargets("s", append(slices.Clone(ghosts), "a", "ghost-1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.db.Users.Max(); got != before {
+		t.Fatalf("pending targets were interned: %d ordinals, %d before", got, before)
+	}
+	size := func(want uint64) {
+		t.Helper()
+		s, err := e.GetSegment("s")
+		if err != nil || s.Size != want {
+			t.Fatalf("unexpected size; got %v %v; want %d", s.Size, err, want)
+		}
+	}
+	size(9999)
+	if err := e.SegmentTargetExists("s", "ghost-9997"); err != nil {
+		t.Fatalf("a pending target is not found: %s", err)
+	}
+	// Added again: nothing changes.
+	if err := e.AddSegmentTargets("s", ghosts[:10]); err != nil {
+		t.Fatal(err)
+	}
+	size(9999)
+	// ghost-0 and ghost-1 become users: the audience has them; adding ghost-0 again moves it into
+	// the bitmap without counting it twice; deleting ghost-1 (a user now, still pending) removes it.
+	mustUpsertUsers(t, e, "ghost-0", "ghost-1")
+	wantAud := func(want ...string) {
+		t.Helper()
+		bm, _, err := e.ResolveAudience([]string{"s"}, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := chunks(t, bm); !slices.Equal(got, userOrds(t, e, want...)) {
+			t.Fatalf("unexpected audience; got %v; want %v", got, want)
+		}
+	}
+	wantAud("a", "ghost-0", "ghost-1")
+	if err := e.AddSegmentTargets("s", []string{"ghost-0"}); err != nil {
+		t.Fatal(err)
+	}
+	size(9999)
+	if err := e.DeleteSegmentTargets("s", []string{"ghost-1", "ghost-2", "nobody"}); err != nil {
+		t.Fatal(err)
+	}
+	size(9997)
+	wantAud("a", "ghost-0")
+	if err := e.DeleteSegmentTargets("s", []string{"ghost-0", "a"}); err != nil {
+		t.Fatal(err)
+	}
+	size(9995)
+	wantAud()
+	pending := 0
+	if err := storage.ScanSegmentPending(e.db, "s", func([]byte) bool { pending++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if pending != 9995 {
+		t.Fatalf("unexpected pending targets %d; want 9995", pending)
 	}
 }

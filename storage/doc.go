@@ -19,6 +19,9 @@
 //	0x11    <be32 len><segment id><be16 container hi>    roaring container of target ordinals
 //	0x12    <be32 len><segment id><target id>            be64 created_at (unix nanos)
 //	0x13    <be32 len><segment id><campaign id>          empty: a running campaign locks the segment
+//	0x14    <be32 len><segment id><target id>            empty: a pending target (named no user or channel
+//	                                                     when added: not interned, not in 0x11; looked up
+//	                                                     when a campaign's audience is frozen)
 //	0x20    <campaign id>                                Campaign record (definition, status, times)
 //	0x21    <be32 len><campaign id><be16 container hi>   frozen audience container (bitmap, at start)
 //	0x22    <campaign id>                                CampaignRun: cursor, total, done, stats

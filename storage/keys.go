@@ -18,6 +18,7 @@ const (
 	PrefixSegmentBits  byte = 0x11 // <be32 segment key len><segment id><be16 container hi> -> roaring container
 	PrefixSegmentTgt   byte = 0x12 // <be32 segment key len><segment id><target id> -> be64 created_at nanos
 	PrefixSegmentLock  byte = 0x13 // <be32 segment key len><segment id><campaign id> -> empty (running campaign uses it)
+	prefixSegmentPend  byte = 0x14 // <be32 segment key len><segment id><target id> -> empty (a target not interned yet)
 	PrefixCampaign     byte = 0x20 // <campaign id> -> Campaign record
 	PrefixCampaignBits byte = 0x21 // <be32 campaign key len><campaign id><be16 container hi> -> frozen audience container
 	PrefixCampaignRun  byte = 0x22 // <campaign id> -> fan-out progress (cursor, stats)

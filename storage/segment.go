@@ -190,6 +190,57 @@ func ScanSegmentTargets(r Reader, id, from, to string, reverse bool, fn func(tar
 	return err
 }
 
+// Pending targets: a static segment's targets that named no known user or channel when they were
+// added are kept by id only (prefixSegmentPend, beside their PrefixSegmentTgt entry), not interned
+// and not in the segment's bitmap, so that ids that never become users or channels cost no memory.
+// A campaign's audience looks them up when it is frozen.
+
+func segmentPendingKey(dst []byte, id, target string) []byte {
+	return NewKey(dst, prefixSegmentPend).LStr(id).Str(target)
+}
+
+// PutSegmentPending records in b that target of segment id is pending.
+func (b *Batch) PutSegmentPending(id, target string) {
+	var kb [128]byte
+	b.Set(segmentPendingKey(kb[:0], id, target), nil)
+}
+
+// DeleteSegmentPending removes target of segment id from its pending targets in b (if there).
+func (b *Batch) DeleteSegmentPending(id, target string) {
+	var kb [128]byte
+	b.Delete(segmentPendingKey(kb[:0], id, target))
+}
+
+// ScanSegmentPending calls fn with every pending target of segment id, in ascending order, until
+// fn returns false. target aliases iterator memory: it is valid only during the call.
+func ScanSegmentPending(r Reader, id string, fn func(target []byte) bool) error {
+	prefix := NewKey(nil, prefixSegmentPend).LStr(id)
+	it := r.NewIter(prefix, PrefixEnd(nil, prefix))
+	for ok := it.First(); ok; ok = it.Next() {
+		if !fn(it.Key()[len(prefix):]) {
+			break
+		}
+	}
+	return it.Close()
+}
+
+// PendingAmong reports which of targets (sorted ascending) are pending targets of segment id, with
+// one iterator: a segment without pending targets costs one seek.
+func PendingAmong(r Reader, id string, targets []string) ([]bool, error) {
+	out := make([]bool, len(targets))
+	prefix := NewKey(nil, prefixSegmentPend).LStr(id)
+	it := r.NewIter(prefix, PrefixEnd(nil, prefix))
+	key := slices.Clip(prefix)
+	for i, t := range targets {
+		key = append(key[:len(prefix)], t...)
+		if !it.SeekGE(key) {
+			break // no pending target at or after t
+		}
+		out[i] = bytes.Equal(it.Key(), key)
+	}
+	return out, it.Close()
+}
+
 // LockSegment records in b that campaign campaignID uses segment id (see Segment).
 func (b *Batch) LockSegment(id, campaignID string) {
 	var kb [128]byte
