@@ -313,6 +313,8 @@ func wantCode(t testing.TB, err error, code int) {
 // wire and, end to end, in httpd.
 type testEncoder struct{}
 
+var _ Encoder = testEncoder{}
+
 func (testEncoder) AppendUser(dst []byte, u *storage.User) []byte {
 	m := map[string]any{}
 	if len(u.Custom) > 0 {

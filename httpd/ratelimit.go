@@ -262,49 +262,24 @@ func (s *Server) getRateLimits(c *call) error {
 	}
 	slices.Sort(names)
 	names = slices.Compact(names)
-	b := append([]byte(nil), '{')
-	first := true
-	platform := func(name string, fill bool) {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = append(b, '"')
-		b = append(b, name...)
-		b = append(b, `":{`...)
-		if fill && s.limits != nil {
-			now := s.limits.now()
-			n := 0
-			for _, name := range names {
-				l := s.limits.byName[name]
-				if l == nil {
-					continue
-				}
-				st := l.peek(now)
-				if n > 0 {
-					b = append(b, ',')
-				}
-				n++
-				b = wire.AppendString(b, name)
-				b = append(b, `:{"limit":`...)
-				b = strconv.AppendInt(b, int64(st.limit), 10)
-				b = append(b, `,"remaining":`...)
-				b = strconv.AppendInt(b, int64(st.remaining), 10)
-				b = append(b, `,"reset":`...)
-				b = strconv.AppendInt(b, st.reset, 10)
-				b = append(b, '}')
-			}
-		}
-		b = append(b, '}')
-	}
+	var platforms []string
 	if !anyPlatform || want["server_side"] {
-		platform("server_side", true)
+		platforms = append(platforms, "server_side")
 	}
 	for _, p := range [...]string{"web", "android", "ios"} {
 		if want[p] {
-			platform(p, false)
+			platforms = append(platforms, p)
 		}
 	}
-	b = append(b, '}')
-	return c.reply(200, b)
+	var limits []wire.RateLimit
+	if s.limits != nil {
+		now := s.limits.now()
+		for _, name := range names {
+			if l := s.limits.byName[name]; l != nil {
+				st := l.peek(now)
+				limits = append(limits, wire.RateLimit{Name: name, Limit: st.limit, Remaining: st.remaining, Reset: st.reset})
+			}
+		}
+	}
+	return c.reply(200, s.enc.AppendRateLimits(nil, platforms, limits))
 }

@@ -54,7 +54,7 @@ func DecodeReplay(body []byte) (sink string, ids []string, err error) {
 		IDs  []string `json:"ids"`
 	}
 	if len(body) > 0 {
-		if err := DecodeBody(body, &b); err != nil {
+		if err := decodeBody(body, &b); err != nil {
 			return "", nil, err
 		}
 	}

@@ -193,9 +193,8 @@ func decodeJSON(field, what string, body []byte, v any) error {
 	return nil
 }
 
-// DecodeBody decodes a request body into v (decodeJSON); it is for the small extension bodies
-// whose shape lives with their handler.
-func DecodeBody(body []byte, v any) error {
+// decodeBody decodes a request body into v (decodeJSON).
+func decodeBody(body []byte, v any) error {
 	return decodeJSON("", "the request body", body, v)
 }
 

@@ -52,7 +52,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			Data      map[string]any    `json:"data"`
 			Sort      []json.RawMessage `json:"sort"`
 		}
-		if err := DecodeBody(body, &req); err != nil && strings.TrimSpace(err.Error()) == "" {
+		if err := decodeBody(body, &req); err != nil && strings.TrimSpace(err.Error()) == "" {
 			t.Fatalf("empty error message for %q", body)
 		}
 	})

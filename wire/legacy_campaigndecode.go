@@ -54,7 +54,7 @@ type memberTemplateBody struct {
 // DecodeCampaign decodes the body of POST /campaigns and PUT /campaigns/{id}.
 func (Legacy) DecodeCampaign(body []byte) (*engine.CampaignInput, error) {
 	var b campaignBody
-	if err := DecodeBody(body, &b); err != nil {
+	if err := decodeBody(body, &b); err != nil {
 		return nil, err
 	}
 	in := &engine.CampaignInput{
@@ -104,7 +104,7 @@ func (Legacy) DecodeStart(body []byte) (*engine.StartOptions, error) {
 		StopAt       *string `json:"stop_at"`
 	}
 	if len(body) > 0 {
-		if err := DecodeBody(body, &b); err != nil {
+		if err := decodeBody(body, &b); err != nil {
 			return nil, err
 		}
 	}
@@ -134,7 +134,7 @@ func (Legacy) DecodeCampaignQuery(body []byte) (q *engine.QueryParams, userLimit
 		queryBody
 		UserLimit *int `json:"user_limit"`
 	}
-	if err := DecodeBody(body, &b); err != nil {
+	if err := decodeBody(body, &b); err != nil {
 		return nil, 0, err
 	}
 	if l := b.UserLimit; l != nil {

@@ -52,7 +52,7 @@ var memberReservedKeys = []string{
 func (Legacy) DecodeChannelQuery(body []byte, typ, id string) (*engine.ChannelRequest, error) {
 	var b channelQueryBody
 	if len(bytes.TrimSpace(body)) > 0 {
-		if err := DecodeBody(body, &b); err != nil {
+		if err := decodeBody(body, &b); err != nil {
 			return nil, err
 		}
 	}
@@ -200,7 +200,7 @@ var messageReservedKeys = []string{
 // DecodeSendMessage decodes a send-message body for channel typ:id.
 func (Legacy) DecodeSendMessage(body []byte, typ, id string) (*engine.SendMessageRequest, error) {
 	var b sendMessageBody
-	if err := DecodeBody(body, &b); err != nil {
+	if err := decodeBody(body, &b); err != nil {
 		return nil, err
 	}
 	if b.Message == nil {
@@ -291,7 +291,7 @@ type queryChannelsBody struct {
 func (Legacy) DecodeQueryChannels(body []byte) (*engine.QueryChannelsRequest, error) {
 	var b queryChannelsBody
 	if len(bytes.TrimSpace(body)) > 0 {
-		if err := DecodeBody(body, &b); err != nil {
+		if err := decodeBody(body, &b); err != nil {
 			return nil, err
 		}
 	}

@@ -108,7 +108,7 @@ type segmentBody struct {
 // compact ("null" when null, nil when absent).
 func (Legacy) DecodeSegment(body []byte) (*engine.SegmentParams, error) {
 	var b segmentBody
-	if err := DecodeBody(body, &b); err != nil {
+	if err := decodeBody(body, &b); err != nil {
 		return nil, err
 	}
 	filter, err := compactRaw("filter", b.Filter)
@@ -126,7 +126,7 @@ func (Legacy) DecodeTargetIDs(body []byte) ([]string, error) {
 	var b struct {
 		TargetIDs []string `json:"target_ids"`
 	}
-	if err := DecodeBody(body, &b); err != nil {
+	if err := decodeBody(body, &b); err != nil {
 		return nil, err
 	}
 	return b.TargetIDs, nil
@@ -152,7 +152,7 @@ func (b *queryBody) params() *engine.QueryParams {
 func (Legacy) DecodeQuery(body []byte) (*engine.QueryParams, error) {
 	var b queryBody
 	if len(body) > 0 {
-		if err := DecodeBody(body, &b); err != nil {
+		if err := decodeBody(body, &b); err != nil {
 			return nil, err
 		}
 	}
