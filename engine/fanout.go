@@ -358,27 +358,34 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) (err
 		wg.Wait()
 	}()
 
-	// run is the committed run record; chunk N+1 is built while chunk N commits (at most one
-	// commit in flight, in chunk order): planned is run plus the chunk in flight.
+	// run is the durable run record; planned is run plus the chunks in flight. A chunk in flight is
+	// applied (visible, its latches released) and then synced; chunk N+1 is built while N is in
+	// flight and applied once N applied, and at most maxUnsynced chunks wait for their fsync at once
+	// (commitPipeline below has the whole argument).
 	run := c.Run
 	planned := run
 	e.noteRunStart(id, r, &run)
 	var scratch chunkScratch
-	var (
-		inflight    chan error // result of the chunk in flight; nil when none
-		inflightRun storage.CampaignRun
-	)
+	var flights []*chunkFlight // oldest first
+	// waitOldest waits for the oldest chunk in flight to be durable and makes its run the durable one.
+	waitOldest := func() error {
+		f := flights[0]
+		flights = flights[1:]
+		<-f.synced
+		if f.err == nil {
+			e.chunkCommitted(id, r, &run, &f.run)
+			run = f.run
+		}
+		return f.err
+	}
 	wait := func() error {
-		if inflight == nil {
-			return nil
+		var first error
+		for len(flights) > 0 {
+			if err := waitOldest(); err != nil && first == nil {
+				first = err
+			}
 		}
-		err := <-inflight
-		inflight = nil
-		if err == nil {
-			e.chunkCommitted(id, r, &run, &inflightRun)
-			run = inflightRun
-		}
-		return err
+		return first
 	}
 	frozenStored := false
 	defer func() {
@@ -489,30 +496,22 @@ func (e *Engine) runFanout(id string, r *campaignRun, stop <-chan struct{}) (err
 			}
 			sent := next.MessagesSent - planned.MessagesSent
 			tx.B.PutMonthlySent(month, id, monthSent+sent)
-			// NB: chunk N+1 commits only after chunk N's Commit returned (synced), so their run records
-			// (cursor, stats) land in order and a failed or stopped chunk N discards N+1: N+1 durable
-			// implies N durable. Pebble would keep that order anyway: commitPipeline.prepare assigns the
-			// seqnum and writes the WAL record under commitPipeline.mu, and "Batches need to be written
-			// to the WAL in sequence number order" (pebble/v2@v2.1.7 commit.go), so a WAL sync covers
-			// every earlier batch. N+1's build read no channel N wrote before N ended: it took their
-			// latches first, and N holds them until its commit returned.
-			if err := wait(); err != nil {
-				tx.Discard()
-				e.settleCapacity(res, 0)
-				return err
+			for len(flights) >= maxUnsynced {
+				if err := waitOldest(); err != nil {
+					tx.Discard()
+					e.settleCapacity(res, 0)
+					return err
+				}
 			}
+			var prev *chunkFlight
+			if len(flights) > 0 {
+				prev = flights[len(flights)-1]
+			}
+			f := &chunkFlight{run: next, applied: make(chan struct{}), synced: make(chan struct{})}
+			flights = append(flights, f)
 			planned = next
 			monthSent += sent
-			inflightRun = next
-			inflight = make(chan error, 1)
-			go func(tx *Tx, reserved capReservation, sent uint64, done chan<- error) {
-				err := e.commitChunk(id, r, tx)
-				if err != nil {
-					sent = 0
-				}
-				e.settleCapacity(reserved, sent)
-				done <- err
-			}(tx, res, sent, inflight)
+			go e.commitPipeline(id, r, tx, prev, f, res, sent)
 		}
 	}
 	if err := wait(); err != nil {
@@ -1009,6 +1008,76 @@ func (p *fanoutPlan) newChannel(it *fanoutItem, now int64) storage.Channel {
 		Type: it.chanType, ID: it.chanID, CreatedBy: p.senderOrd, Team: c.Channel.Team, MemberCount: n,
 		NextSeq: 1, CreatedAt: now, UpdatedAt: now, Custom: c.Channel.Custom,
 	}
+}
+
+// maxUnsynced is how many chunks of one run may wait for their fsync at once: with two, a chunk is
+// applied while the previous one's fsync runs.
+const maxUnsynced = 2
+
+// chunkFlight is a chunk in flight: applied is closed once its batch is applied (applyErr set
+// before, on failure), synced once it is durable (err set before, on any failure).
+type chunkFlight struct {
+	run      storage.CampaignRun
+	applied  chan struct{}
+	synced   chan struct{}
+	applyErr error
+	err      error
+}
+
+// commitPipeline commits chunk f (its Tx tx) once the chunk before it, prev (nil: none), applied:
+// it applies tx under the campaign lock (unless the run was stopped), closes f.applied, waits for
+// the fsync and closes f.synced, then settles the capacity reservation res with what it sent.
+//
+// NB: exactly once needs "N+1 durable ⇒ N durable" and run records applied in chunk order. N+1 is
+// applied only after N applied successfully (else it is discarded), so their WAL records and run
+// records are in chunk order, and Pebble syncs its WAL as a prefix: N+1 durable implies N durable
+// (storage.Batch.Apply). N+1's build read no channel N writes before N applied: it took their
+// latches, which N releases once applied; a writer that reads N's applied channel and commits
+// durably makes N durable too (a later fsync covers it). A stop takes the campaign lock: a chunk
+// applied before it is synced by the stop's own commit, none is applied after it.
+func (e *Engine) commitPipeline(id string, r *campaignRun, tx *Tx, prev, f *chunkFlight, res capReservation, sent uint64) {
+	fail := func(err error) {
+		f.applyErr, f.err = err, err
+		close(f.applied)
+		e.settleCapacity(res, 0)
+		close(f.synced)
+	}
+	if prev != nil {
+		<-prev.applied
+		if prev.applyErr != nil {
+			tx.Discard()
+			fail(prev.applyErr)
+			return
+		}
+	}
+	wait, err := e.applyChunk(id, r, tx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	close(f.applied)
+	if err := wait(); err != nil {
+		f.err = fmt.Errorf("cannot commit a chunk of campaign %q: %w", id, err)
+		sent = 0
+	}
+	e.settleCapacity(res, sent)
+	close(f.synced)
+}
+
+// applyChunk applies a chunk's Tx (Engine.Apply) under the campaign lock, unless the campaign was
+// stopped (then tx is discarded and errFanoutStopped returned).
+func (e *Engine) applyChunk(id string, r *campaignRun, tx *Tx) (func() error, error) {
+	unlock := e.lockCampaign(id)
+	defer unlock()
+	if r.stopped.Load() {
+		tx.Discard()
+		return nil, errFanoutStopped
+	}
+	wait, err := e.Apply(tx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot commit a chunk of campaign %q: %w", id, err)
+	}
+	return wait, nil
 }
 
 // commitChunk commits a chunk's sealed bulk Tx with fsync under the campaign lock, unless the

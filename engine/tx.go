@@ -72,6 +72,18 @@ func (e *Engine) Commit(t *Tx) error {
 		return t.B.Commit(true)
 	}
 	first := e.seq.reserve(n)
+	e.putEvents(t, first)
+	err := t.B.Commit(true)
+	e.seq.release(first, n)
+	if err != nil {
+		return fmt.Errorf("cannot commit %d events: %w", n, err)
+	}
+	e.notifyOutbox()
+	return nil
+}
+
+// putEvents writes t's events into its batch, the first under outbox seq first.
+func (e *Engine) putEvents(t *Tx, first uint64) {
 	buf := getBuf()
 	for i := range t.events {
 		ev := &t.events[i]
@@ -87,13 +99,42 @@ func (e *Engine) Commit(t *Tx) error {
 		t.B.PutOutbox(first+uint64(len(t.events)), t.ref)
 	}
 	putBuf(buf)
-	err := t.B.Commit(true)
-	e.seq.release(first, n)
-	if err != nil {
-		return fmt.Errorf("cannot commit %d events: %w", n, err)
+}
+
+// Apply is Commit without waiting for the fsync: it writes the batch and its events atomically,
+// makes them visible and releases the Tx's latches (a later durable commit of any writer implies
+// this one is durable: storage.Batch.Apply), and returns wait, which waits for the fsync, then
+// lets the relays see the events and wakes them. On success wait must be called exactly once.
+func (e *Engine) Apply(t *Tx) (wait func() error, err error) {
+	defer t.locks.release()
+	n := uint64(len(t.events)) + t.refEvents
+	var first uint64
+	if n > 0 {
+		first = e.seq.reserve(n)
+		e.putEvents(t, first)
 	}
-	e.notifyOutbox()
-	return nil
+	bwait, err := t.B.Apply()
+	if err != nil {
+		if n > 0 {
+			e.seq.release(first, n)
+		}
+		return nil, err
+	}
+	return func() error {
+		err := bwait()
+		if n > 0 {
+			// NB: released only once durable: relays read below the horizon, so they never deliver
+			// an event that a crash could still take back.
+			e.seq.release(first, n)
+			if err == nil {
+				e.notifyOutbox()
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("cannot commit %d events: %w", n, err)
+		}
+		return nil
+	}, nil
 }
 
 // seqAllocator hands out outbox sequence numbers and tracks which are reserved but not yet

@@ -132,25 +132,26 @@ func (db *DB) Has(key []byte) (bool, error) {
 // Batch collects writes that commit atomically. A Batch is not safe for concurrent use.
 // Reads through a Batch see its own writes (it is indexed).
 type Batch struct {
-	b *pebble.Batch
+	b  *pebble.Batch
+	db *pebble.DB
 }
 
 // NewBatch returns an empty indexed batch. The caller must Commit or Close it.
 func (db *DB) NewBatch() *Batch {
-	return &Batch{b: db.db.NewIndexedBatch()}
+	return &Batch{b: db.db.NewIndexedBatch(), db: db.db}
 }
 
 // NewBatchSize is NewBatch with room for about size bytes of writes, so that a large batch does
 // not copy its data each time it grows.
 func (db *DB) NewBatchSize(size int) *Batch {
-	return &Batch{b: db.db.NewIndexedBatchWithSize(size)}
+	return &Batch{b: db.db.NewIndexedBatchWithSize(size), db: db.db}
 }
 
 // NewWriteBatch returns an empty batch with room for about size bytes that can only be written
 // and committed: it keeps no index, so Get on it fails and NewIter panics. Cheaper per Set than an
 // indexed batch, for writers that never read their own writes back.
 func (db *DB) NewWriteBatch(size int) *Batch {
-	return &Batch{b: db.db.NewBatchWithSize(size)}
+	return &Batch{b: db.db.NewBatchWithSize(size), db: db.db}
 }
 
 // Set stores key=value in the batch. Both slices are copied.
@@ -208,6 +209,29 @@ func (b *Batch) Commit(sync bool) error {
 		return fmt.Errorf("cannot commit batch: %w", err)
 	}
 	return nil
+}
+
+// Apply writes the batch atomically and makes it visible, without waiting for its fsync; the
+// returned wait waits for it (the writes are durable once wait returned nil) and closes the batch.
+// On success wait must be called exactly once; on error the batch is closed.
+//
+// NB: Pebble writes batches to its WAL in the order they are applied and an fsync covers everything
+// written before it, so a batch applied after this one is durable only if this one is (a later
+// Commit(true) or wait returning nil implies this one is durable). A failed WAL write or sync is
+// fatal in Pebble: the process stops, and nothing applied but not synced survives it.
+func (b *Batch) Apply() (wait func() error, err error) {
+	if err := b.db.ApplyNoSyncWait(b.b, pebble.Sync); err != nil {
+		_ = b.b.Close()
+		return nil, fmt.Errorf("cannot commit batch: %w", err)
+	}
+	return func() error {
+		err := b.b.SyncWait()
+		_ = b.b.Close()
+		if err != nil {
+			return fmt.Errorf("cannot commit batch: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // Close discards an uncommitted batch.
