@@ -72,9 +72,11 @@
 // channel's member list in one forward pass (storage.RecordReader), and writes channels, members,
 // messages, the chunk's events by reference (one storage.CampaignChunk outbox entry), the run
 // record (stats, cursor) and the month's count into one unindexed batch. Chunk N+1 is built while
-// N commits; it commits only after N's commit returned, so run records land in order and "N+1
-// durable ⇒ N durable" holds: a crash resumes after the last committed cursor and replays the rest
-// with the same derived message and event ids (exactly once). A recipient is skipped (counted) when
+// N is in flight, and applied once N applied (Engine.Apply: visible, latches released, fsync still
+// running; at most two chunks unsynced): run records land in chunk order and, Pebble syncing its
+// WAL as a prefix, "N+1 durable ⇒ N durable" holds (commitPipeline states it). A crash resumes after
+// the last durable cursor and replays the rest with the same derived message and event ids
+// (exactly once); relays see a chunk's events only once it is durable. A recipient is skipped (counted) when
 // it is no live user, has no valid channel id or text within MaxMessageLength, or is not a member
 // of a channel the campaign did not create.
 //
@@ -132,10 +134,11 @@
 //
 // # Lock order
 //
-// Channel latches (latchTable) → campaign stripe (lockCampaign: a fan-out chunk's commit takes it
+// Channel latches (latchTable) → campaign stripe (lockCampaign: a fan-out chunk's apply takes it
 // holding the chunk's latches) → nothing: code holding a campaign stripe takes no latch and no
-// user or segment stripe. User and segment stripes (recordLocks) are leaves, taken after the ids
-// are interned. Latches and record stripes are held across their Pebble commit and may wait for the
-// interner (Interner.allocMu → Interner.mu), never for each other. capacityState.mu, campaignsState.mu,
+// user or segment stripe (a stop may wait there for its run's audience scan, which takes no lock).
+// User and segment stripes (recordLocks) are leaves, taken after the ids are interned. Latches
+// and record stripes are held across their Pebble commit (a chunk's latches until its apply) and
+// may wait for the interner (Interner.allocMu → Interner.mu), never for each other. capacityState.mu, campaignsState.mu,
 // segmentsState.pendMu, channelsState.idsMu and seqAllocator.mu are leaves.
 package engine

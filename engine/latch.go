@@ -11,8 +11,10 @@ import (
 //
 // Contract:
 //  1. A writer holds a channel's latch from before it reads the channel's record (or learns that
-//     it does not exist) until its batch committed or was discarded; then every read-modify-write
-//     of a channel (counters, next message seq, members) is serialised.
+//     it does not exist) until its batch committed, was applied (Engine.Apply: visible, its fsync
+//     still running) or was discarded; then every read-modify-write of a channel (counters, next
+//     message seq, members) is serialised. NB: a writer that read an applied but unsynced write
+//     and commits durably makes that write durable too (Pebble syncs its WAL as a prefix).
 //  2. A writer that needs several latches takes them at once with lockMany, in ascending ordinal
 //     order; a writer that needs one takes it with lock. No writer takes a latch while holding
 //     latches taken by another call, so waits cannot form a cycle.
