@@ -19,7 +19,7 @@ h=b(b'{\"alg\":\"HS256\",\"typ\":\"JWT\"}'); p=b(b'{\"server\":true}')
 print(h+'.'+p+'.'+b(hmac.new(b's',(h+'.'+p).encode(),hashlib.sha256).digest()))")
 lag() { curl -s 127.0.0.1:3031/metrics | awk '/^campaignd_outbox_lag_events\{sink="(kafka|push)"\}/ {s+=$2} END {print s+0}'; }
 
-"$BIN/campaignbench" -url http://127.0.0.1:3031 -apiKey k -apiSecret s -users="$N" -existing=false
+"$BIN/campaignbench" -url http://127.0.0.1:3031 -apiKey k -apiSecret s -users="$N" -existing=false -limit=false
 for _ in $(seq 1 2400); do l=$(lag); [ "$l" = "0" ] && break; sleep 0.25; done
 relayed=$(date +%s.%N)
 curl -s -X POST "127.0.0.1:3031/campaigns/query?api_key=k" -H "Authorization: $TOKEN" -H 'Content-Type: application/json' \
