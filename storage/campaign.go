@@ -346,12 +346,14 @@ func (b *Batch) PutCampaignRun(id string, run *CampaignRun) {
 	b.putRecord(CampaignRunKey(kb[:0], id), run)
 }
 
-// DeleteCampaign removes campaign id in b: its definition, its progress and its frozen audience.
+// DeleteCampaign removes campaign id in b: its definition, its progress, its frozen audience and
+// its read markers.
 func (b *Batch) DeleteCampaign(id string) {
 	var kb [64]byte
 	b.Delete(campaignKey(kb[:0], id))
 	b.Delete(CampaignRunKey(kb[:0], id))
 	b.DeleteBits(CampaignBits(id))
+	b.DeleteCampaignReads(id)
 }
 
 // ScanCampaigns calls fn with every campaign definition in id order, until fn returns an error,

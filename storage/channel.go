@@ -4,7 +4,9 @@ import "fmt"
 
 const (
 	channelVersion = 1
-	memberVersion  = 1
+	// memberVersion 2 added the flags byte and the optional state that follows the custom data;
+	// version 1 records read with both zero.
+	memberVersion = 2
 )
 
 // Channel flag bits in the record's flags byte.
@@ -111,8 +113,12 @@ func (c *Channel) unmarshal(src []byte, alias bool) error {
 }
 
 // Member is the stored form of one channel membership (PrefixMember + be32 channel ord + be32
-// user ord). Every Member has a twin key PrefixUserChannel + be32 user ord + be32 channel ord with
-// an empty value, written and deleted with it, listing a user's channels.
+// user ord). Every Member has a twin key PrefixUserChannel + be32 user ord + be32 channel ord,
+// written and deleted with it, listing a user's channels; its value is the member's ListFlags
+// (empty when none), so that a user's channel list can leave out hidden or archived channels
+// without reading the member records.
+//
+// Times are unix nanoseconds, 0 meaning unset.
 type Member struct {
 	// ChannelRole is "channel_member", "channel_moderator" or a custom role.
 	ChannelRole string
@@ -120,6 +126,68 @@ type Member struct {
 	UpdatedAt   int64
 	// Custom is one raw JSON object of the member's custom keys, or empty.
 	Custom []byte
+
+	// Hidden hides the channel from the member's channel list until a message shows it again.
+	Hidden bool
+	// Banned and ShadowBanned are the member's ban in this channel; BanExpires ends a timed ban.
+	Banned       bool
+	ShadowBanned bool
+	BanExpires   int64
+	// ArchivedAt and PinnedAt are when the member archived or pinned the channel.
+	ArchivedAt int64
+	PinnedAt   int64
+	// LastRead is when the member last marked the channel read (0: never; the member's
+	// CreatedAt stands for it) and LastReadSeq the seq of the last message it read then.
+	LastRead    int64
+	LastReadSeq uint64
+	// ClearedSeq hides the messages up to that seq from the member (hide with clear_history,
+	// members added with hide_history).
+	ClearedSeq uint64
+}
+
+// ListFlags are what a user's channel list (the twin key's value) records of a membership.
+type ListFlags byte
+
+// The ListFlags bits.
+const (
+	ListHidden   ListFlags = 1 << 0
+	ListArchived ListFlags = 1 << 1
+	ListPinned   ListFlags = 1 << 2
+)
+
+// Flags returns m's ListFlags.
+func (m *Member) Flags() ListFlags {
+	var f ListFlags
+	if m.Hidden {
+		f |= ListHidden
+	}
+	if m.ArchivedAt != 0 {
+		f |= ListArchived
+	}
+	if m.PinnedAt != 0 {
+		f |= ListPinned
+	}
+	return f
+}
+
+// Member flag bits in the record's flags byte (version 2). The low three are the ListFlags.
+const (
+	memberHidden       = 1 << 0
+	memberArchived     = 1 << 1
+	memberPinned       = 1 << 2
+	memberBanned       = 1 << 3
+	memberShadowBanned = 1 << 4
+	// memberState: the optional state (times, read state) follows the custom data.
+	memberState = 1 << 7
+)
+
+// MemberListFlags returns the ListFlags of the encoded Member v without decoding it (0 for a
+// version 1 record or anything unreadable).
+func MemberListFlags(v []byte) ListFlags {
+	if len(v) < 2 || v[0] != memberVersion {
+		return 0
+	}
+	return ListFlags(v[1] & (memberHidden | memberArchived | memberPinned))
 }
 
 // MemberKey appends the key of user userOrd's membership of channel chanOrd to dst.
@@ -132,26 +200,87 @@ func UserChannelKey(dst []byte, userOrd, chanOrd uint32) []byte {
 	return NewKey(dst, PrefixUserChannel).U32(userOrd).U32(chanOrd)
 }
 
-// Marshal appends the encoded member to dst.
+// hasState reports whether m has any of the optional state.
+func (m *Member) hasState() bool {
+	return m.BanExpires != 0 || m.ArchivedAt != 0 || m.PinnedAt != 0 || m.LastRead != 0 || m.LastReadSeq != 0 || m.ClearedSeq != 0
+}
+
+// Marshal appends the encoded member to dst. A member without optional state (a new member)
+// costs one byte more than version 1.
 func (m *Member) Marshal(dst []byte) []byte {
 	dst = append(dst, memberVersion)
+	var flags byte
+	if m.Hidden {
+		flags |= memberHidden
+	}
+	if m.ArchivedAt != 0 {
+		flags |= memberArchived
+	}
+	if m.PinnedAt != 0 {
+		flags |= memberPinned
+	}
+	if m.Banned {
+		flags |= memberBanned
+	}
+	if m.ShadowBanned {
+		flags |= memberShadowBanned
+	}
+	state := m.hasState()
+	if state {
+		flags |= memberState
+	}
+	dst = append(dst, flags)
 	dst = AppendString(dst, m.ChannelRole)
 	dst = AppendVarint(dst, m.CreatedAt)
 	dst = AppendVarint(dst, m.UpdatedAt)
-	return AppendBytes(dst, m.Custom)
+	dst = AppendBytes(dst, m.Custom)
+	if !state {
+		return dst
+	}
+	dst = AppendVarint(dst, m.BanExpires)
+	dst = AppendVarint(dst, m.ArchivedAt)
+	dst = AppendVarint(dst, m.PinnedAt)
+	dst = AppendVarint(dst, m.LastRead)
+	dst = AppendUvarint(dst, m.LastReadSeq)
+	return AppendUvarint(dst, m.ClearedSeq)
 }
 
-// Unmarshal decodes src into m. Strings are copied; m.Custom aliases src.
+// Unmarshal decodes src (version 1 or 2) into m. Strings are copied; m.Custom aliases src.
 func (m *Member) Unmarshal(src []byte) error {
 	d := Decoder{B: src}
-	if err := d.Version(memberVersion, "member"); err != nil {
-		return err
+	version := d.Byte()
+	if d.Err == nil && version != 1 && version != memberVersion {
+		return fmt.Errorf("cannot decode member: unknown version %d: %w", version, ErrCorrupt)
+	}
+	var flags byte
+	if version >= 2 {
+		flags = d.Byte()
+		if flags&^(memberHidden|memberArchived|memberPinned|memberBanned|memberShadowBanned|memberState) != 0 {
+			d.fail()
+		}
 	}
 	m.ChannelRole = d.String()
 	m.CreatedAt = d.Varint()
 	m.UpdatedAt = d.Varint()
 	m.Custom = d.Bytes()
+	m.Hidden = flags&memberHidden != 0
+	m.Banned = flags&memberBanned != 0
+	m.ShadowBanned = flags&memberShadowBanned != 0
+	m.BanExpires, m.ArchivedAt, m.PinnedAt, m.LastRead, m.LastReadSeq, m.ClearedSeq = 0, 0, 0, 0, 0, 0
+	if flags&memberState != 0 {
+		m.BanExpires = d.Varint()
+		m.ArchivedAt = d.Varint()
+		m.PinnedAt = d.Varint()
+		m.LastRead = d.Varint()
+		m.LastReadSeq = d.Uvarint()
+		m.ClearedSeq = d.Uvarint()
+	}
 	if d.Err == nil && len(d.B) != 0 {
+		d.fail()
+	}
+	// NB: the flags must agree with the times they stand for, so that MemberListFlags, which
+	// reads only the flags, never disagrees with the decoded record.
+	if d.Err == nil && ((flags&memberArchived != 0) != (m.ArchivedAt != 0) || (flags&memberPinned != 0) != (m.PinnedAt != 0) || (flags&memberState != 0) != m.hasState()) {
 		d.fail()
 	}
 	if d.Err != nil {

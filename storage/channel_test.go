@@ -24,6 +24,12 @@ func sampleMembers() []Member {
 		{},
 		{ChannelRole: "channel_member", CreatedAt: 1, UpdatedAt: 1},
 		{ChannelRole: "channel_moderator", CreatedAt: 1700000000123456000, UpdatedAt: -1, Custom: []byte(`{"x":true}`)},
+		{ChannelRole: "channel_member", CreatedAt: 5, UpdatedAt: 6, Hidden: true, Banned: true, ShadowBanned: true},
+		{
+			ChannelRole: "owner", CreatedAt: 5, UpdatedAt: 6, Custom: []byte(`{"y":1}`), Hidden: true, BanExpires: 9,
+			ArchivedAt: 10, PinnedAt: 11, LastRead: 12, LastReadSeq: 1 << 40, ClearedSeq: 3,
+		},
+		{ChannelRole: "channel_member", LastReadSeq: 1},
 	}
 }
 
@@ -106,7 +112,115 @@ func TestRecordCodecCorrupt(t *testing.T) {
 	f("channel", sampleChannels()[2].Marshal(nil), func(b []byte) error { var c Channel; return c.Unmarshal(b) })
 	f("channel (no copy)", sampleChannels()[2].Marshal(nil), func(b []byte) error { var c Channel; return c.UnmarshalNoCopy(b) })
 	f("member", sampleMembers()[2].Marshal(nil), func(b []byte) error { var m Member; return m.Unmarshal(b) })
+	f("member with state", sampleMembers()[4].Marshal(nil), func(b []byte) error { var m Member; return m.Unmarshal(b) })
 	f("message", sampleMessages()[2].Marshal(nil), func(b []byte) error { var m Message; return m.Unmarshal(b) })
+}
+
+func TestMemberVersion1(t *testing.T) {
+	// A version 1 record: version, role, created_at, updated_at, custom.
+	v1 := []byte{1}
+	v1 = AppendString(v1, "channel_moderator")
+	v1 = AppendVarint(v1, 7)
+	v1 = AppendVarint(v1, 8)
+	v1 = AppendBytes(v1, []byte(`{"a":1}`))
+	var m Member
+	if err := m.Unmarshal(v1); err != nil {
+		t.Fatalf("unexpected error: %s", err)
+	}
+	want := Member{ChannelRole: "channel_moderator", CreatedAt: 7, UpdatedAt: 8, Custom: []byte(`{"a":1}`)}
+	if !reflect.DeepEqual(m, want) {
+		t.Fatalf("unexpected member; got %+v; want %+v", m, want)
+	}
+	if f := MemberListFlags(v1); f != 0 {
+		t.Fatalf("unexpected flags of a version 1 record; got %d; want 0", f)
+	}
+}
+
+func TestMemberListFlags(t *testing.T) {
+	f := func(m Member, want ListFlags) {
+		t.Helper()
+		if got := MemberListFlags(m.Marshal(nil)); got != want {
+			t.Fatalf("unexpected flags of %+v; got %d; want %d", m, got, want)
+		}
+		if got := m.Flags(); got != want {
+			t.Fatalf("unexpected Flags of %+v; got %d; want %d", m, got, want)
+		}
+	}
+	f(Member{}, 0)
+	f(Member{Banned: true, LastRead: 1}, 0)
+	f(Member{Hidden: true}, ListHidden)
+	f(Member{ArchivedAt: 1}, ListArchived)
+	f(Member{PinnedAt: 1, Hidden: true}, ListPinned|ListHidden)
+
+	db := mustOpenTestStore(t)
+	b := db.NewBatch()
+	b.PutMember(1, 2, (&Member{Hidden: true, ArchivedAt: 5}).Marshal(nil))
+	b.PutMember(3, 2, (&Member{}).Marshal(nil))
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint32]ListFlags{}
+	if err := ScanUserChannelFlags(db, 2, func(ch uint32, f ListFlags) bool { got[ch] = f; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[uint32]ListFlags{1: ListHidden | ListArchived, 3: 0}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("unexpected user channel flags; got %v; want %v", got, want)
+	}
+	b = db.NewBatch()
+	b.DeleteMember(1, 2)
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	var chans []uint32
+	if err := ScanUserChannels(db, 2, func(ch uint32) bool { chans = append(chans, ch); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(chans, []uint32{3}) {
+		t.Fatalf("unexpected channels after DeleteMember; got %v; want [3]", chans)
+	}
+}
+
+func TestCampaignReads(t *testing.T) {
+	db := mustOpenTestStore(t)
+	b := db.NewBatch()
+	b.PutCampaignRead("c", CampaignRead{Recipient: 7}, 70)
+	b.PutCampaignRead("c", CampaignRead{Recipient: 5}, 50)
+	b.PutCampaignRead("c", CampaignRead{Recipient: 9, Reader: 1}, 91)
+	b.PutCampaignRead("cc", CampaignRead{Recipient: 1}, 1)
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	type read struct {
+		r  CampaignRead
+		at int64
+	}
+	var got []read
+	if err := ScanCampaignReads(db, "c", func(r CampaignRead, at int64) bool { got = append(got, read{r, at}); return true }); err != nil {
+		t.Fatal(err)
+	}
+	want := []read{{CampaignRead{Recipient: 5}, 50}, {CampaignRead{Recipient: 7}, 70}, {CampaignRead{Recipient: 9, Reader: 1}, 91}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("unexpected markers; got %v; want %v", got, want)
+	}
+	for _, tc := range []struct {
+		id   string
+		r    CampaignRead
+		want bool
+	}{{"c", CampaignRead{Recipient: 7}, true}, {"c", CampaignRead{Recipient: 8}, false}, {"c", CampaignRead{Recipient: 9, Reader: 1}, true}, {"cc", CampaignRead{Recipient: 7}, false}} {
+		if ok, err := HasCampaignRead(db, tc.id, tc.r); err != nil || ok != tc.want {
+			t.Fatalf("unexpected HasCampaignRead(%q, %+v); got %v, %v; want %v", tc.id, tc.r, ok, err, tc.want)
+		}
+	}
+	b = db.NewBatch()
+	b.DeleteCampaign("c")
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]uint64{"c": 0, "cc": 1} {
+		if n, err := CountCampaignReads(db, id); err != nil || n != want {
+			t.Fatalf("unexpected count of %q; got %d, %v; want %d", id, n, err, want)
+		}
+	}
 }
 
 func TestChannelKeys(t *testing.T) {
@@ -164,8 +278,16 @@ func FuzzChannelRecords(f *testing.F) {
 		}
 		var m, m2 Member
 		if m.Unmarshal(b) == nil {
-			if err := m2.Unmarshal(m.Marshal(nil)); err != nil {
+			v := m.Marshal(nil)
+			if err := m2.Unmarshal(v); err != nil {
 				t.Fatalf("re-decoding member: %s", err)
+			}
+			m.Custom, m2.Custom = nilIfEmpty(m.Custom), nilIfEmpty(m2.Custom)
+			if !reflect.DeepEqual(m, m2) {
+				t.Fatalf("member changed; %+v vs %+v", m, m2)
+			}
+			if MemberListFlags(v) != m.Flags() {
+				t.Fatalf("list flags %d disagree with the member's %d", MemberListFlags(v), m.Flags())
 			}
 		}
 		var g, g2 Message

@@ -11,8 +11,10 @@
 //	0x02    <kind 'u'|'c'><be32 ordinal>                 interned id (user id or channel cid)
 //	0x03    <be32 user ord>                              User record (soft-deleted: kept, DeletedAt set)
 //	0x04    <be32 channel ord>                           Channel record
-//	0x05    <be32 channel ord><be32 user ord>            Member record (its 0x06 twin is written with it)
-//	0x06    <be32 user ord><be32 channel ord>            empty: the channels a user is member of
+//	0x05    <be32 channel ord><be32 user ord>            Member record (its 0x06 twin is written with it): role,
+//	                                                     custom data, hidden/archived/pinned, channel ban, read state
+//	0x06    <be32 user ord><be32 channel ord>            the member's ListFlags (hidden, archived, pinned), empty
+//	                                                     when none: the channels a user is member of
 //	0x07    <be32 channel ord><be64 message seq>         Message record (seqs from 1, per channel)
 //	0x08    <message id>                                 <be32 channel ord><be64 message seq>
 //	0x10    <segment id>                                 Segment record
@@ -26,6 +28,9 @@
 //	0x21    <be32 len><campaign id><be16 container hi>   frozen audience container (bitmap, at start)
 //	0x22    <campaign id>                                CampaignRun: cursor, total, done, stats
 //	                                                     (rewritten in every fan-out chunk's batch)
+//	0x23    <be32 len><campaign id><be32 recipient ord>  be64 read_at: a read marker (campaignread.go), written once
+//	        [<be32 reader ord>]                          when the recipient read the campaign's message to it;
+//	                                                     channel audiences add the member who read
 //	0x30    <be64 seq of its first event>                outbox entry holding n ≥ 1 events (seqs seq..seq+n-1):
 //	                                                     version 1 OutboxEvent (one event, its JSON), or version 2
 //	                                                     CampaignChunk (a fan-out chunk's events by reference, about
@@ -44,6 +49,15 @@
 // a hash table of ordinals and a 32-bit hash per ordinal, plus, for users only, the ids themselves
 // in append-only pages (channel cids are checked against 0x02 on a hash hit). About 20 bytes per
 // 9-byte user id and 11 per channel.
+//
+// # Member records
+//
+// A Member (version 2) starts with a flags byte (hidden, archived, pinned, banned, shadow banned,
+// "state follows"); the optional state after the custom data (ban expiry, archived_at, pinned_at,
+// last read time and seq, the seq up to which history is cleared) is written only when one of them
+// is set, so a new member costs one byte more than in version 1, which still decodes. PutMember
+// copies the list flags into the 0x06 twin, so a user's channel list (ScanUserChannelFlags) tells
+// hidden and archived channels apart without reading member records.
 //
 // # Forward reads
 //
@@ -70,9 +84,10 @@
 // never build or slice their keys: reads go through a Reader (the DB, or a Batch to see its own
 // writes) — GetRecord (get and decode any record), ReadUser, ReadUsers, ScanUsers, ReadSegment,
 // ScanSegments, SegmentTargetAddedAt, ScanSegmentTargets, SegmentLocked, ReadCampaign,
-// ReadCampaignRun, ScanCampaigns, ScanBits, ScanUserChannels, ScanMembers, ScanChannels — and
-// writes are Batch methods (PutUser, PutSegment, PutSegmentTarget, LockSegment, PutCampaign,
-// PutCampaignRun, DeleteCampaign, PutBitsContainer, ...). Bits names one stored bitmap. The Prefix
+// ReadCampaignRun, ScanCampaigns, ScanBits, ScanUserChannels, ScanUserChannelFlags, ScanMembers,
+// ScanChannels, HasCampaignRead, ScanCampaignReads, CountCampaignReads — and writes are Batch
+// methods (PutUser, PutSegment, PutSegmentTarget, LockSegment, PutCampaign, PutCampaignRun,
+// DeleteCampaign, PutBitsContainer, PutMember, DeleteMember, PutCampaignRead, ...). Bits names one stored bitmap. The Prefix
 // constants and the channel, message and outbox key builders are still exported for the engine's
 // channel, message and outbox code.
 //

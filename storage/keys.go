@@ -22,6 +22,7 @@ const (
 	PrefixCampaign     byte = 0x20 // <campaign id> -> Campaign record
 	PrefixCampaignBits byte = 0x21 // <be32 campaign key len><campaign id><be16 container hi> -> frozen audience container
 	PrefixCampaignRun  byte = 0x22 // <campaign id> -> fan-out progress (cursor, stats)
+	prefixCampaignRead byte = 0x23 // <be32 campaign key len><campaign id><be32 recipient ord>[<be32 reader ord>] -> be64 read_at nanos
 	PrefixOutbox       byte = 0x30 // <be64 seq> -> event
 	PrefixOutboxCursor byte = 0x31 // <sink name> -> be64 last delivered seq
 	PrefixDeadLetter   byte = 0x32 // <sink name><be64 seq> -> event

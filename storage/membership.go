@@ -14,6 +14,18 @@ func ScanUserChannels(r Reader, user uint32, fn func(ch uint32) bool) error {
 	return scanOrdPairs(r, NewKey(nil, PrefixUserChannel).U32(user), func(ch uint32, _ []byte) bool { return fn(ch) })
 }
 
+// ScanUserChannelFlags is ScanUserChannels with each membership's ListFlags (from the reverse
+// key's value: no member record is read).
+func ScanUserChannelFlags(r Reader, user uint32, fn func(ch uint32, f ListFlags) bool) error {
+	return scanOrdPairs(r, NewKey(nil, PrefixUserChannel).U32(user), func(ch uint32, v []byte) bool {
+		var f ListFlags
+		if len(v) > 0 {
+			f = ListFlags(v[0])
+		}
+		return fn(ch, f)
+	})
+}
+
 // ScanMembers calls fn with the user ordinal and the encoded Member record of every member of
 // channel ch, in user ordinal order, until fn returns false. v aliases iterator memory: it is
 // valid only during the call.

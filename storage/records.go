@@ -12,11 +12,25 @@ func (b *Batch) PutChannel(ord uint32, v []byte) {
 	b.Set(ChannelKey(k[:0], ord), v)
 }
 
-// PutMember stores the encoded Member v of user in channel ch, with its reverse-membership key.
+// PutMember stores the encoded Member v of user in channel ch, with its reverse-membership key
+// (whose value is the member's ListFlags).
 func (b *Batch) PutMember(ch, user uint32, v []byte) {
 	var k [9]byte
 	b.Set(MemberKey(k[:0], ch, user), v)
-	b.Set(UserChannelKey(k[:0], user, ch), nil)
+	var fb [1]byte
+	var flags []byte
+	if f := MemberListFlags(v); f != 0 {
+		fb[0] = byte(f)
+		flags = fb[:]
+	}
+	b.Set(UserChannelKey(k[:0], user, ch), flags)
+}
+
+// DeleteMember removes the membership of user in channel ch with its reverse-membership key.
+func (b *Batch) DeleteMember(ch, user uint32) {
+	var k [9]byte
+	b.Delete(MemberKey(k[:0], ch, user))
+	b.Delete(UserChannelKey(k[:0], user, ch))
 }
 
 // PutMessage stores the encoded Message v as message seq of channel ch, with its id-index entry.
