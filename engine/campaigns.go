@@ -58,6 +58,9 @@ type Campaign struct {
 	Sender *storage.User
 	// Segments are the segments of SegmentIDs that still exist, in order.
 	Segments []*Segment
+	// UsersRead is stats_users_read: the recipients who read the campaign's message
+	// (campaignreads.go).
+	UsersRead uint64
 }
 
 // Progress returns the share of c's audience done: 1 once completed, 0 before the audience is
@@ -72,8 +75,13 @@ func (c *Campaign) Progress() float64 {
 	return 0
 }
 
-// loadCampaignRefs loads c.Sender and c.Segments.
+// loadCampaignRefs loads c.Sender, c.Segments and c.UsersRead.
 func (e *Engine) loadCampaignRefs(c *Campaign) error {
+	n, err := e.usersRead(c.ID)
+	if err != nil {
+		return err
+	}
+	c.UsersRead = n
 	u, found, err := e.GetUser(c.SenderID)
 	if err != nil {
 		return fmt.Errorf("cannot read the sender of campaign %q: %w", c.ID, err)

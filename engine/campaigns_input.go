@@ -256,6 +256,10 @@ func (e *Engine) validateCampaign(c *storage.Campaign) (*campaignPlan, error) {
 			return nil, err
 		}
 	}
+	if len(ch.Members) > 0 && len(ch.MembersTemplate) > 0 {
+		// NB: Stream refuses both: members_template is members with roles and custom data.
+		return nil, InputError("channel_template.members_template", "channel_template holds both members and members_template; send one of them (members_template entries may carry a channel_role and custom data)")
+	}
 	if len(ch.Members) > MaxCampaignMembers {
 		return nil, InputError("channel_template.members", "channel_template.members holds %d users; the maximum is %d", len(ch.Members), MaxCampaignMembers)
 	}

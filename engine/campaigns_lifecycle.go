@@ -308,11 +308,14 @@ func (e *Engine) DeleteCampaign(id string) error {
 			return err
 		}
 	}
+	reads := e.stopReads(id)
 	tx := e.NewTx()
 	tx.B.DeleteCampaign(id)
 	if err := e.Commit(tx); err != nil {
+		e.dropReads(id, reads, false)
 		return fmt.Errorf("cannot delete campaign %q: %w", id, err)
 	}
+	e.dropReads(id, reads, true)
 	e.unscheduleCampaign(id)
 	return nil
 }
@@ -325,12 +328,13 @@ func (e *Engine) emitCampaignEvent(tx *Tx, typ string, c *Campaign) error {
 		return err
 	}
 	tx.Emit(Event{
-		ID:          derivedID(c.ID, typ, ""),
-		Type:        typ,
-		Key:         c.ID,
-		SkipWebhook: c.SkipWebhook,
-		SkipPush:    c.SkipPush,
-		JSON:        e.enc.AppendCampaignEvent(nil, typ, e.Now(), c),
+		ID:   derivedID(c.ID, typ, ""),
+		Type: typ,
+		Key:  c.ID,
+		// NB: skip_webhook keeps the campaign's message and channel events off the webhook, not
+		// its own: a backend needs to hear that its campaign started, stopped or completed.
+		SkipPush: c.SkipPush,
+		JSON:     e.enc.AppendCampaignEvent(nil, typ, e.Now(), c),
 	})
 	return nil
 }

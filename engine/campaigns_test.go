@@ -109,6 +109,8 @@ func TestCampaignValidation(t *testing.T) {
 		"channel_template.members_template[0].custom")
 	f(`{`+base+`,"user_ids":["u1"],"channel_template":{"type":"messaging","members_template":[{"user_id":""}]}}`,
 		"channel_template.members_template[0].user_id")
+	f(`{`+base+`,"user_ids":["u1"],"channel_template":{"type":"messaging","members":["u1"],"members_template":[{"user_id":"u1"}]}}`,
+		"channel_template.members_template")
 	f(`{"id":"`+strings.Repeat("x", MaxIDLength+1)+`",`+base+`,"user_ids":["u1"]}`, "id")
 
 	// Valid: a channel segment without receiver tags, a templated channel id.

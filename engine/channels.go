@@ -396,12 +396,15 @@ func (e *Engine) addMemberTx(tx *Tx, ref *ChannelRef, m *MemberSpec, now int64) 
 	if rec.ChannelRole == "" {
 		rec.ChannelRole = DefaultChannelRole
 	}
-	var kb [16]byte
+	if ref.Ch.NextSeq > 1 {
+		// NB: a member joins with the history read (Stream starts a new member's read state
+		// at its joining): only later messages are unread.
+		rec.LastReadSeq = ref.Ch.NextSeq - 1
+	}
 	buf := getBuf()
 	*buf = rec.Marshal((*buf)[:0])
-	tx.B.Set(storage.MemberKey(kb[:0], ref.Ord, m.User), *buf)
+	tx.B.PutMember(ref.Ord, m.User, *buf)
 	putBuf(buf)
-	tx.B.Set(storage.UserChannelKey(kb[:0], m.User, ref.Ord), nil)
 	ref.Ch.MemberCount++
 	id := e.db.Users.ID(m.User)
 	em.ids = append(em.ids, id)

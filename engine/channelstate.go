@@ -75,6 +75,8 @@ type ChannelState struct {
 	CreatedBy *UserRef
 	Messages  []Message
 	Members   []Member
+	// Read is the read state of each of Members, in the same order.
+	Read []ReadState
 }
 
 // Message is a message with the users its replies show.
@@ -248,6 +250,9 @@ func (e *Engine) channelState(ord uint32, ch *storage.Channel, page *MessagePage
 	}
 	for i := range members {
 		st.Members[i] = Member{Member: members[i], User: *refs.m[memberOrds[i]], Creator: memberOrds[i] == ch.CreatedBy}
+	}
+	if st.Read, err = e.readStates(ord, ch, members, memberOrds, refs); err != nil {
+		return nil, err
 	}
 	return st, nil
 }

@@ -76,9 +76,11 @@
 // running; at most two chunks unsynced): run records land in chunk order and, Pebble syncing its
 // WAL as a prefix, "N+1 durable ⇒ N durable" holds (commitPipeline states it). A crash resumes after
 // the last durable cursor and replays the rest with the same derived message and event ids
-// (exactly once); relays see a chunk's events only once it is durable. A recipient is skipped (counted) when
-// it is no live user, has no valid channel id or text within MaxMessageLength, or is not a member
-// of a channel the campaign did not create.
+// (exactly once); relays see a chunk's events only once it is durable. A recipient is skipped
+// (counted in stats_targets_skipped, with a SkipReason on its item) when it is no user, a deleted,
+// deactivated or banned one (prepareChunk reads every receiver's record anyway), has no valid
+// channel id or text within MaxMessageLength, has no channel (and the campaign creates none), its
+// channel is frozen, or it is not a member of a channel the campaign did not create.
 //
 // The audience is frozen when the run starts (campaign bits, 0x21): the union of static targets,
 // user_ids, channel filters and the sender's channels is resolved at once; an audience that needs
@@ -101,6 +103,23 @@
 // bodies when they deliver, through Encoder, in parallel with the fan-out. chunkevents.go says
 // which state each body shows (the message as stored; a created channel as the campaign created
 // it; an existing channel as of the chunk; users as they are at delivery).
+//
+// # Read state and stats_users_read (reads.go, campaignreads.go)
+//
+// A member's read state lives in its Member record (LastRead, LastReadSeq): mark read rewrites it
+// under the channel's latch. Unread messages are counted when asked for, from the messages after
+// LastReadSeq (at most MaxUnreadCount), so sending a message writes nothing per member.
+//
+// stats_users_read is the number of a campaign's read markers (storage 0x23): a read that moves a
+// member past a campaign message addressed to it (the id the campaign derives for that receiver,
+// or for that channel in a channel audience) writes the marker, once. The marker's message lives
+// in one channel, so the channel's latch serialises every writer of it, and the Tx checks that it
+// is absent and that the campaign exists. The fan-out rewrites the run record in every chunk's
+// batch, in chunk order, while reads commit in any order: the count is therefore never in the run
+// record but in keys nothing rewrites, counted once per campaign and process (one scan of its
+// markers, on first use) and then kept in memory: readCount's contract says why no read is lost or
+// counted twice while it loads. Deleting a campaign stops its markers (stopReads waits for the
+// ones in flight) and removes them in the deletion's Tx.
 //
 // # Monthly capacity (capacity.go) and throttle (throttle.go)
 //
@@ -140,5 +159,6 @@
 // User and segment stripes (recordLocks) are leaves, taken after the ids are interned. Latches
 // and record stripes are held across their Pebble commit (a chunk's latches until its apply) and
 // may wait for the interner (Interner.allocMu → Interner.mu), never for each other. capacityState.mu, campaignsState.mu,
-// segmentsState.pendMu, channelsState.idsMu and seqAllocator.mu are leaves.
+// segmentsState.pendMu, channelsState.idsMu, seqAllocator.mu, readCounts.mu and readCount.mu are
+// leaves (a loading readCount waits on its condition, which releases readCount.mu).
 package engine

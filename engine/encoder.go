@@ -33,6 +33,41 @@ type Encoder interface {
 	// AppendCampaignEvent appends the body of the campaign event typ ("campaign.started",
 	// "campaign.stopped", "campaign.completed") of c, with Sender and Segments loaded, at time at.
 	AppendCampaignEvent(dst []byte, typ string, at time.Time, c *Campaign) []byte
+	// AppendChannelEvent appends the body of ev, a channel or message event other than
+	// channel.created and message.new (see ChannelEvent).
+	AppendChannelEvent(dst []byte, ev *ChannelEvent) []byte
+}
+
+// ChannelEvent is what the channel and message events beyond channel.created and message.new
+// show: message.read, message.updated, message.deleted, channel.updated, channel.truncated,
+// channel.deleted, channel.hidden, channel.visible, member.added, member.updated and
+// member.removed. Every body has the type, the channel's cid, id and type, its member and message
+// counts, its team and the time; the other parts are shown when set.
+type ChannelEvent struct {
+	Type string
+	// Channel is the channel as the event leaves it.
+	Channel *storage.Channel
+	// WithChannel shows the channel as a ChannelResponse ("channel"), created by Creator (nil:
+	// no created_by).
+	WithChannel bool
+	Creator     []byte
+	// User is the acting user's UserResponse (the reader, the member who hid, the updater); nil:
+	// none shown.
+	User []byte
+	// Member is the member of a member.* event.
+	Member *EventMember
+	// Message is the message of message.updated and message.deleted, or the one sent with a
+	// channel update or truncation, with its author's and mentioned users' UserResponses.
+	Message   *storage.Message
+	Author    []byte
+	Mentioned [][]byte
+	// LastReadMessageID is message.read's last_read_message_id ("" when the channel has none).
+	LastReadMessageID string
+	// ClearHistory is channel.hidden's clear_history; HardDelete message.deleted's hard_delete.
+	ClearHistory bool
+	HardDelete   bool
+	// At is the event's time, unix nanoseconds.
+	At int64
 }
 
 // ChannelCreated is what a channel.created event shows.

@@ -110,6 +110,7 @@ type Engine struct {
 	rates     sendRates
 	disk      diskState
 	capacity  capacityState
+	reads     readCounts
 }
 
 // Open builds an engine over an open store. It does not start background work; see Start.

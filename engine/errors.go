@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+
+	"github.com/campaignd/campaignd/storage"
 )
 
 // Stream error codes that the engine produces. httpd maps each to its HTTP status.
@@ -54,6 +56,9 @@ func AsError(err error) (*Error, bool) {
 	}
 	return nil, false
 }
+
+// isNotFound reports whether err is the store's not-found.
+func isNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }
 
 // MaxIDLength is the longest id (user, channel, segment, campaign) accepted, in bytes.
 const MaxIDLength = 255

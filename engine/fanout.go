@@ -195,7 +195,73 @@ type fanoutItem struct {
 	chanID    string
 	chanOrd   uint32 // interned cid (0 when the channel is not known and will not be created)
 	text      []byte // nil when the text needs the channel and is rendered at commit
-	skip      bool
+	// skip is why the recipient gets no message (SkipNone: it gets one, unless buildChunk finds
+	// a reason).
+	skip SkipReason
+}
+
+// SkipReason is why a campaign recipient got no message (counted in stats_targets_skipped).
+type SkipReason uint8
+
+// The reasons a recipient is skipped.
+const (
+	SkipNone SkipReason = iota
+	// SkipUserNotFound: no user record (never created, or hard-deleted).
+	SkipUserNotFound
+	// SkipUserDeleted, SkipUserDeactivated, SkipUserBanned: the receiver is soft-deleted,
+	// deactivated, or banned from the app (an unexpired ban).
+	SkipUserDeleted
+	SkipUserDeactivated
+	SkipUserBanned
+	// SkipInvalidChannelID: channel_template.id rendered to no valid channel id.
+	SkipInvalidChannelID
+	// SkipMessageTooLong: the rendered text is over the maximum message length.
+	SkipMessageTooLong
+	// SkipChannelNotFound: no channel, and the campaign does not create channels (or the
+	// audience's channel is gone).
+	SkipChannelNotFound
+	// SkipNotMember: an existing channel the campaign did not create, of which the receiver is
+	// not a member.
+	SkipNotMember
+	// SkipChannelFrozen: the channel is frozen and refuses new messages.
+	SkipChannelFrozen
+	// SkipUnresolvedTarget: a segment target that never named a user or channel (counted when
+	// the audience is frozen).
+	SkipUnresolvedTarget
+)
+
+var skipReasonNames = [...]string{
+	SkipNone: "", SkipUserNotFound: "user_not_found", SkipUserDeleted: "user_deleted",
+	SkipUserDeactivated: "user_deactivated", SkipUserBanned: "user_banned",
+	SkipInvalidChannelID: "invalid_channel_id", SkipMessageTooLong: "message_too_long",
+	SkipChannelNotFound: "channel_not_found", SkipNotMember: "not_a_member",
+	SkipChannelFrozen: "channel_frozen", SkipUnresolvedTarget: "unresolved_target",
+}
+
+// String returns the reason's name ("user_banned"); "" for SkipNone.
+func (r SkipReason) String() string {
+	if int(r) < len(skipReasonNames) {
+		return skipReasonNames[r]
+	}
+	return fmt.Sprintf("SkipReason(%d)", uint8(r))
+}
+
+// userSkip returns why user u, read at now, cannot receive a campaign message (SkipNone: it can).
+func userSkip(u *storage.User, now int64) SkipReason {
+	switch {
+	case UserDeleted(u):
+		return SkipUserDeleted
+	case u.DeactivatedAt != 0:
+		return SkipUserDeactivated
+	case userBanned(u, now):
+		return SkipUserBanned
+	}
+	return SkipNone
+}
+
+// userBanned reports whether u is banned from the app at now.
+func userBanned(u *storage.User, now int64) bool {
+	return u.Banned
 }
 
 // fanoutChunk is one chunk on its way from a prepare worker to the committer; or, after the last
@@ -679,10 +745,24 @@ func (e *Engine) prepareChunk(p *fanoutPlan, ch *fanoutChunk) error {
 	var arena []byte
 	useChannel := p.text.Uses(ScopeChannel)
 	members := []string{p.senderID, ""}
-	err := e.UsersByOrdinals(ch.ords, func(ord uint32, u *storage.User) {
+	now := e.Now().UnixNano()
+	// One item per audience ordinal, in order: the ordinals without a record get SkipUserNotFound.
+	next := 0
+	missing := func(upTo uint32) {
+		for ; next < len(ch.ords) && ch.ords[next] < upTo; next++ {
+			ch.items = append(ch.items, fanoutItem{userOrd: ch.ords[next], skip: SkipUserNotFound})
+		}
+	}
+	err := e.userRecords(ch.ords, true, func(ord uint32, u *storage.User) {
+		missing(ord)
+		next++
+		it := fanoutItem{recipient: strings.Clone(u.ID), userOrd: ord, chanType: p.chanType}
+		if it.skip = userSkip(u, now); it.skip != SkipNone {
+			ch.items = append(ch.items, it)
+			return
+		}
 		start := len(arena)
 		arena = e.enc.AppendUser(arena, u)
-		it := fanoutItem{recipient: strings.Clone(u.ID), userOrd: ord, chanType: p.chanType}
 		// NB: arena may move while growing; userJSON is re-sliced after the loop.
 		it.userJSON = arena[start:len(arena):len(arena)]
 		ch.items = append(ch.items, it)
@@ -690,23 +770,32 @@ func (e *Engine) prepareChunk(p *fanoutPlan, ch *fanoutChunk) error {
 	if err != nil {
 		return err
 	}
+	for ; next < len(ch.ords); next++ {
+		ch.items = append(ch.items, fanoutItem{userOrd: ch.ords[next], skip: SkipUserNotFound})
+	}
 	// Re-slice userJSON into the final arena (appends above may have moved it).
 	off := 0
 	for i := range ch.items {
 		it := &ch.items[i]
 		n := len(it.userJSON)
+		if n == 0 {
+			continue
+		}
 		it.userJSON = arena[off : off+n : off+n]
 		off += n
 	}
 	var cids []string
 	for i := range ch.items {
 		it := &ch.items[i]
+		if it.skip != SkipNone {
+			continue
+		}
 		vars := TemplateVars{Sender: p.senderJSON, Receiver: it.userJSON}
 		if p.chanID != nil {
 			id, ok := p.chanID.AppendLimit(nil, &vars, MaxIDLength)
 			it.chanID = string(id)
 			if !ok || CheckChannelID("channel_template.id", it.chanID) != nil {
-				it.skip = true // no valid channel id for this receiver
+				it.skip = SkipInvalidChannelID
 				continue
 			}
 		} else {
@@ -716,7 +805,7 @@ func (e *Engine) prepareChunk(p *fanoutPlan, ch *fanoutChunk) error {
 		if !useChannel {
 			var ok bool
 			if it.text, ok = p.text.AppendLimit(nil, &vars, e.opts.MaxMessageLength); !ok {
-				it.skip = true // message_too_long: the rendered text is over the limit
+				it.skip = SkipMessageTooLong
 				continue
 			}
 		}
@@ -737,7 +826,7 @@ func (e *Engine) prepareChunk(p *fanoutPlan, ch *fanoutChunk) error {
 		}
 		j := 0
 		for i := range ch.items {
-			if !ch.items[i].skip {
+			if ch.items[i].skip == SkipNone {
 				ch.items[i].chanOrd = ords[j]
 				j++
 			}
@@ -788,7 +877,7 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 	// The chunk's channels, sorted and unique, latched at once (latchTable contract 2).
 	ords := make([]uint32, 0, len(ch.items))
 	for i := range ch.items {
-		if it := &ch.items[i]; !it.skip && it.chanOrd != 0 {
+		if it := &ch.items[i]; it.skip == SkipNone && it.chanOrd != 0 {
 			ords = append(ords, it.chanOrd)
 		}
 	}
@@ -836,10 +925,17 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 
 	s.members = s.members[:0]
 	items := s.items[:0]
+	// skip records why it gets no message (fanoutItem.skip) and counts it.
+	skip := func(it *fanoutItem, why SkipReason) {
+		if it.skip == SkipNone {
+			it.skip = why
+		}
+		next.Skipped++
+	}
 	for i := range ch.items {
 		it := &ch.items[i]
-		if it.skip || it.chanOrd == 0 {
-			next.Skipped++
+		if it.skip != SkipNone || it.chanOrd == 0 {
+			skip(it, SkipChannelNotFound)
 			continue
 		}
 		j, _ := slices.BinarySearch(ords, it.chanOrd)
@@ -848,13 +944,16 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 		switch {
 		case create:
 		case !st.exists:
-			next.Skipped++
+			skip(it, SkipChannelNotFound)
+			continue
+		case st.rec.Frozen:
+			skip(it, SkipChannelFrozen) // a frozen channel takes no new message
 			continue
 		case users:
 			// NB: a channel the campaign did not create gets the receiver's message only if the
 			// receiver is a member: else whoever made the channel would read it.
 			if _, ok := slices.BinarySearch(st.members, it.userOrd); !ok {
-				next.Skipped++
+				skip(it, SkipNotMember)
 				continue
 			}
 		}
@@ -876,7 +975,7 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 			var ok bool
 			s.text, ok = p.text.AppendLimit(s.text[:0], &TemplateVars{Sender: p.senderJSON, Receiver: it.userJSON, Channel: s.chJSON}, e.opts.MaxMessageLength)
 			if !ok {
-				next.Skipped++ // message_too_long: nothing is written for this recipient
+				skip(it, SkipMessageTooLong) // nothing is written for this recipient
 				continue
 			}
 			text = s.text
@@ -886,7 +985,8 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 			next.ChannelsCreated++
 		}
 		if addSender {
-			s.buf = (&storage.Member{ChannelRole: DefaultChannelRole, CreatedAt: now, UpdatedAt: now}).Marshal(s.buf[:0])
+			// NB: the sender joins with the channel's history read, as any new member.
+			s.buf = (&storage.Member{ChannelRole: DefaultChannelRole, CreatedAt: now, UpdatedAt: now, LastReadSeq: max(st.rec.NextSeq, 1) - 1}).Marshal(s.buf[:0])
 			tx.B.PutMember(st.ord, p.senderOrd, s.buf)
 			k, _ := slices.BinarySearch(st.members, p.senderOrd)
 			st.members = slices.Insert(st.members, k, p.senderOrd)
@@ -948,9 +1048,10 @@ func (e *Engine) buildChunk(p *fanoutPlan, run storage.CampaignRun, ch *fanoutCh
 		tx.ref = chunk.Marshal(nil)
 		tx.refEvents = uint64(chunk.Events())
 	}
-	// Audience ordinals that are no live user (a deleted user, a static target that never became
-	// a user) got no item: they count as skipped.
-	next.Skipped += uint64(len(ch.ords) - len(ch.items))
+	// NB: every audience ordinal has an item (prepareChunk), skipped ones included.
+	if len(ch.items) != len(ch.ords) {
+		panic(fmt.Sprintf("BUG: a chunk of %d ordinals has %d items", len(ch.ords), len(ch.items)))
+	}
 	next.Done += uint64(len(ch.ords))
 	next.Cursor = ch.ords[len(ch.ords)-1]
 	if !next.Frozen {

@@ -248,3 +248,56 @@ func TestFanoutSkips(t *testing.T) {
 		t.Fatalf("the channel of small was not created: %v %v", ok, err)
 	}
 }
+
+func TestFanoutSkipsInactiveReceivers(t *testing.T) {
+	e, clock := newTestEngine(t)
+	mustUpsertUsers(t, e, "sender", "ok", "soft", "hard", "frozen", "ok2")
+	now := clock.Now().UnixNano()
+	if err := e.UpsertUsers([]storage.User{{ID: "deact", DeactivatedAt: now}, {ID: "banned", Banned: true}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct {
+		id   string
+		hard bool
+	}{{"soft", false}, {"hard", true}} {
+		if _, err := e.DeleteUser(d.id, d.hard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.GetOrCreateChannel(&ChannelRequest{Type: "messaging", ID: DistinctChannelID([]string{"sender", "frozen"}), CreatedByID: "sender", Frozen: true,
+		Members: []MemberInput{{UserID: "sender"}, {UserID: "frozen"}}}); err != nil {
+		t.Fatal(err)
+	}
+	mustStart(t, e)
+	mustCreateCampaign(t, e, `{"id":"c","sender_id":"sender","user_ids":["ok","soft","hard","deact","banned","frozen","ok2"],
+		"message_template":{"text":"hi"},"channel_template":{"type":"messaging"},"create_channels":true}`)
+	mustStartCampaign(t, e, "c", `{}`)
+	c := waitStatus(t, e, "c", storage.CampaignCompleted)
+	if c.Run.MessagesSent != 2 || c.Run.Skipped != 5 || c.Run.Done != 7 {
+		t.Fatalf("unexpected stats %+v; want 2 sent and 5 skipped", c.Run)
+	}
+	for _, id := range []string{"ok", "ok2"} {
+		if texts := campaignTexts(t, e, "sender", id); len(texts) != 1 {
+			t.Fatalf("unexpected messages to %s: %q", id, texts)
+		}
+	}
+	for _, id := range []string{"soft", "deact", "banned", "frozen"} {
+		if texts := campaignTexts(t, e, "sender", id); len(texts) != 0 {
+			t.Fatalf("a skipped receiver %s got %q", id, texts)
+		}
+	}
+}
+
+func TestSkipReasonNames(t *testing.T) {
+	seen := map[string]bool{}
+	for r := SkipUserNotFound; r <= SkipUnresolvedTarget; r++ {
+		name := r.String()
+		if name == "" || seen[name] || strings.Contains(name, "(") {
+			t.Fatalf("reason %d has a bad or repeated name %q", r, name)
+		}
+		seen[name] = true
+	}
+	if SkipNone.String() != "" || SkipReason(200).String() != "SkipReason(200)" {
+		t.Fatalf("unexpected names of SkipNone or an unknown reason")
+	}
+}

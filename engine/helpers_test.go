@@ -390,6 +390,32 @@ func (testEncoder) AppendCampaignEvent(dst []byte, typ string, at time.Time, c *
 		"campaign": map[string]any{"id": c.ID, "status": c.Status, "progress": c.Progress(), "messages_sent": c.Run.MessagesSent}})
 }
 
+func (testEncoder) AppendChannelEvent(dst []byte, ev *ChannelEvent) []byte {
+	m := map[string]any{"type": ev.Type, "cid": ev.Channel.Type + ":" + ev.Channel.ID, "created_at": ev.At}
+	if ev.WithChannel {
+		m["channel"] = testChannel(ev.Channel, ev.Creator)
+	}
+	if ev.User != nil {
+		m["user"] = json.RawMessage(ev.User)
+	}
+	if ev.Member != nil {
+		m["member"] = testMembers([]EventMember{*ev.Member})[0]
+	}
+	if ev.Message != nil {
+		m["message"] = map[string]any{"id": ev.Message.ID, "text": ev.Message.Text, "type": ev.Message.Type}
+	}
+	if ev.LastReadMessageID != "" {
+		m["last_read_message_id"] = ev.LastReadMessageID
+	}
+	if ev.Type == "message.deleted" {
+		m["hard_delete"] = ev.HardDelete
+	}
+	if ev.Type == "channel.hidden" {
+		m["clear_history"] = ev.ClearHistory
+	}
+	return appendTestJSON(dst, m)
+}
+
 func appendTestJSON(dst []byte, v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -21,7 +21,7 @@ type dashboardCampaign struct {
 	Sent            uint64  `json:"sent"`
 	ChannelsCreated uint64  `json:"channels_created"`
 	Skipped         uint64  `json:"skipped"`
-	Read            uint64  `json:"read"` // stats_users_read: campaignd keeps no read state, so 0
+	Read            uint64  `json:"read"` // stats_users_read
 	Done            uint64  `json:"done"`
 	Total           uint64  `json:"total"`
 	Progress        float64 `json:"progress"`
@@ -93,7 +93,7 @@ func (s *Server) dashboardState(ctx *fasthttp.RequestCtx) {
 			progress = 1
 		}
 		st.Campaigns = append(st.Campaigns, dashboardCampaign{ID: c.ID, Name: c.Name, Status: c.Status, SenderID: c.SenderID,
-			Sent: r.MessagesSent, ChannelsCreated: r.ChannelsCreated, Skipped: r.Skipped, Done: r.Done, Total: r.Total,
+			Sent: r.MessagesSent, ChannelsCreated: r.ChannelsCreated, Skipped: r.Skipped, Read: c.UsersRead, Done: r.Done, Total: r.Total,
 			Progress: progress, StartedAt: nanosTime(r.StartedAt), CompletedAt: nanosTime(r.CompletedAt)})
 	}
 	segLimit := engine.MaxSegmentsQueryLimit

@@ -44,6 +44,8 @@ func DefaultRateLimits() map[string]int {
 		"UpdateUsersPartial": 300,
 		"DeleteUser":         60,
 		"GetRateLimits":      1000,
+		"MarkRead":           10000,
+		"MarkChannelsRead":   10000,
 		// campaignd's defaults. One import call takes any number of users; one addtargets call
 		// 10,000 targets; campaign GETs are what dashboards poll.
 		"ImportUsers":          60,
@@ -64,6 +66,7 @@ func DefaultRateLimits() map[string]int {
 		"StartCampaign":        1000,
 		"StopCampaign":         1000,
 		"GetCampaignUsage":     1000,
+		"UnreadCounts":         1000,
 		"ListDeadLetters":      1000,
 		"ReplayDeadLetters":    60,
 		"CreateSnapshot":       60,

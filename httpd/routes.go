@@ -16,9 +16,12 @@ func (s *Server) routes() {
 
 	// Channels and messages.
 	r.add("POST", "/channels", "QueryChannels", true, s.queryChannels)
+	r.add("POST", "/channels/read", "MarkChannelsRead", true, s.markChannelsRead)
 	r.add("POST", "/channels/{type}/query", "GetOrCreateChannel", true, s.queryDistinctChannel)
 	r.add("POST", "/channels/{type}/{id}/query", "GetOrCreateChannel", true, s.queryChannel)
 	r.add("POST", "/channels/{type}/{id}/message", "SendMessage", true, s.sendMessage).grows = true
+	r.add("POST", "/channels/{type}/{id}/read", "MarkRead", true, s.markRead)
+	r.add("GET", "/unread", "UnreadCounts", true, s.unreadCounts)
 
 	// Segments.
 	r.add("POST", "/segments", "CreateSegment", true, s.createSegment).grows = true

@@ -76,7 +76,9 @@
 //   - ChannelMemberResponse: user_id, user (UserResponse; the SDK drops members without one),
 //     created_at, updated_at, channel_role (channel_member, channel_moderator or custom), role
 //     (the legacy role: owner for the channel's creator, moderator, member), is_moderator, banned,
-//     shadow_banned, notifications_muted, custom fields.
+//     ban_expires?, shadow_banned, notifications_muted, archived_at?, pinned_at?, custom fields.
+//   - ReadStateResponse (a channel state's "read", one per member listed): user, last_read (the
+//     member's joining when it never read), unread_messages, last_read_message_id?.
 //   - MessageResponse: id, text, html (the text as one escaped paragraph, "<p>…</p>\n", unless
 //     the message has its own), type (regular, system, reply), user (the author), cid,
 //     created_at, updated_at, attachments, latest_reactions, own_reactions, mentioned_users,
@@ -100,6 +102,13 @@
 // "attachments"?, "parent_id"?, "mentioned_users"?, "silent"?, ...custom}, "skip_push"?})
 // answers {"message": MessageResponse}; server-side a message must name its author.
 //
+// Mark read (POST /channels/{type}/{id}/read {"user_id" | "user": {"id"}, "message_id"?})
+// answers {"event": message.read}; mark channels read (POST /channels/read {"user_id",
+// "read_by_channel"?: {cid: message id}}) answers {}; GET /unread?user_id= answers
+// {"total_unread_count", "channels": [{"channel_id" (the cid), "last_read", "unread_count"}],
+// "channel_type": [{"channel_type", "channel_count", "unread_count"}],
+// "total_unread_count_by_team"?, "threads": [], "total_unread_threads_count": 0}.
+//
 // # Segments and campaigns
 //
 //   - SegmentResponse (AppendSegment): id, type ("user" or "channel"), name, description, filter
@@ -114,7 +123,7 @@
 //     channel_template? {type, id?, team?, members, members_template [{user_id, channel_role?,
 //     custom}], custom}, create_channels, show_channels, skip_push, skip_webhook, scheduled_for?,
 //     stop_at?, created_at, updated_at, and stats {progress (0 to 1), stats_channels_created,
-//     stats_messages_sent, stats_users_sent, stats_users_read (0), stats_started_at?,
+//     stats_messages_sent, stats_users_sent, stats_users_read, stats_started_at?,
 //     stats_completed_at?}. campaignd adds stats.stats_targets_skipped (audience members that got
 //     no message), max_messages_per_second (the throttle) and stop_reason (on a stopped campaign:
 //     manual, stop_at, monthly_capacity or error); unknown keys are harmless to the SDK.
@@ -141,4 +150,9 @@
 //     "channel_member_count", "channel_message_count", "team"?, "created_at"}.
 //   - campaign.started, campaign.stopped and campaign.completed (AppendCampaignEvent): {"type",
 //     "created_at", "campaign": CampaignResponse without users}.
+//   - the other channel and message events (AppendChannelEvent): {"type", "cid", "channel_id",
+//     "channel_type", "channel"?, "user"?, "member"?, "message_id"? and "message"?,
+//     "channel_member_count", "channel_message_count", "team"?, "created_at"} and per type:
+//     message.read "last_read_message_id"?, "channel_last_message_at"?; channel.hidden
+//     "clear_history"; message.deleted "hard_delete".
 package wire

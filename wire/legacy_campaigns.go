@@ -99,9 +99,11 @@ func appendCampaignStats(dst []byte, c *engine.Campaign) []byte {
 	dst = strconv.AppendUint(dst, r.MessagesSent, 10)
 	dst = append(dst, `,"stats_users_sent":`...)
 	dst = strconv.AppendUint(dst, r.UsersSent, 10)
-	dst = append(dst, `,"stats_users_read":0`...)
-	// NB: an extension: audience members that got no message (no channel and create_channels
-	// false, deleted users, invalid rendered channel ids). Unknown keys are harmless to the SDK.
+	dst = append(dst, `,"stats_users_read":`...)
+	dst = strconv.AppendUint(dst, c.UsersRead, 10)
+	// NB: an extension: audience members that got no message (engine.SkipReason: no channel and
+	// create_channels false, deleted, deactivated or banned users, invalid rendered channel ids,
+	// frozen channels). Unknown keys are harmless to the SDK.
 	dst = append(dst, `,"stats_targets_skipped":`...)
 	dst = strconv.AppendUint(dst, r.Skipped, 10)
 	if r.StartedAt != 0 {

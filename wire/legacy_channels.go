@@ -91,7 +91,23 @@ func appendMember(dst []byte, userID string, m *storage.Member, creator bool, us
 	dst = append(dst, legacy...)
 	dst = append(dst, `","is_moderator":`...)
 	dst = appendBool(dst, role == "channel_moderator")
-	dst = append(dst, `,"banned":false,"shadow_banned":false,"notifications_muted":false`...)
+	dst = append(dst, `,"banned":`...)
+	dst = appendBool(dst, m.Banned)
+	if m.BanExpires != 0 {
+		dst = append(dst, `,"ban_expires":`...)
+		dst = appendNanos(dst, m.BanExpires)
+	}
+	dst = append(dst, `,"shadow_banned":`...)
+	dst = appendBool(dst, m.ShadowBanned)
+	dst = append(dst, `,"notifications_muted":false`...)
+	if m.ArchivedAt != 0 {
+		dst = append(dst, `,"archived_at":`...)
+		dst = appendNanos(dst, m.ArchivedAt)
+	}
+	if m.PinnedAt != 0 {
+		dst = append(dst, `,"pinned_at":`...)
+		dst = appendNanos(dst, m.PinnedAt)
+	}
 	dst = appendCustomFields(dst, m.Custom)
 	return append(dst, '}')
 }
@@ -332,7 +348,30 @@ func (l Legacy) appendChannelState(dst []byte, st *engine.ChannelState, users *u
 		}
 		dst = appendMember(dst, m.User.ID, &m.Member, m.Creator, users.of(&m.User))
 	}
-	return append(dst, `],"pinned_messages":[],"read":[],"threads":[],"watcher_count":0,"watchers":[]}`...)
+	dst = append(dst, `],"pinned_messages":[],"read":[`...)
+	for i := range st.Read {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendReadState(dst, &st.Read[i], users.of(&st.Read[i].User))
+	}
+	return append(dst, `],"threads":[],"watcher_count":0,"watchers":[]}`...)
+}
+
+// appendReadState appends r as a ReadStateResponse: {"user", "last_read", "unread_messages",
+// "last_read_message_id"?}.
+func appendReadState(dst []byte, r *engine.ReadState, user []byte) []byte {
+	dst = append(dst, `{"user":`...)
+	dst = append(dst, user...)
+	dst = append(dst, `,"last_read":`...)
+	dst = appendNanos(dst, r.LastRead)
+	dst = append(dst, `,"unread_messages":`...)
+	dst = strconv.AppendInt(dst, int64(r.Unread), 10)
+	if r.LastReadMessageID != "" {
+		dst = append(dst, `,"last_read_message_id":`...)
+		dst = AppendString(dst, r.LastReadMessageID)
+	}
+	return append(dst, '}')
 }
 
 // AppendChannels appends the reply of queryChannels: {"channels": [ChannelStateResponse]}.
