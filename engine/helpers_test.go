@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/campaignd/campaignd/internal/eventually"
 	"github.com/campaignd/campaignd/storage"
 )
 
@@ -108,20 +109,10 @@ func mustStart(t testing.TB, e *Engine) {
 	}
 }
 
-// checkFor calls fn every `every` until it returns nil or timeout passes, then fails with its error.
+// checkFor waits for fn to return nil (eventually.Check).
 func checkFor(t testing.TB, timeout, every time.Duration, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %s: %s", timeout, err)
-		}
-		time.Sleep(every)
-	}
+	eventually.Check(t, timeout, every, fn)
 }
 
 func strPtr(s string) *string { return &s }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/campaignd/campaignd/engine"
 	"github.com/campaignd/campaignd/engine/outbox"
+	"github.com/campaignd/campaignd/internal/eventually"
 	"github.com/campaignd/campaignd/storage"
 	"github.com/campaignd/campaignd/wire"
 )
@@ -158,20 +159,10 @@ func (ts *testServer) doRaw(token, method, path string, body any) (int, []byte) 
 	return resp.StatusCode, raw
 }
 
-// checkFor calls fn every `every` until it returns nil or timeout passes, then fails with its error.
-func checkFor(t *testing.T, timeout, every time.Duration, fn func() error) {
+// checkFor waits for fn to return nil (eventually.Check).
+func checkFor(t testing.TB, timeout, every time.Duration, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %s: %s", timeout, err)
-		}
-		time.Sleep(every)
-	}
+	eventually.Check(t, timeout, every, fn)
 }
 
 // wantError checks a Stream error envelope.

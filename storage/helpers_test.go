@@ -3,6 +3,8 @@ package storage
 import (
 	"testing"
 	"time"
+
+	"github.com/campaignd/campaignd/internal/eventually"
 )
 
 // mustOpenTestStore opens a store in a fresh t.TempDir() and closes it on cleanup.
@@ -16,18 +18,8 @@ func mustOpenTestStore(t *testing.T) *DB {
 	return db
 }
 
-// checkFor calls fn every `every` until it returns nil or timeout passes, then fails with its error.
-func checkFor(t *testing.T, timeout, every time.Duration, fn func() error) {
+// checkFor waits for fn to return nil (eventually.Check).
+func checkFor(t testing.TB, timeout, every time.Duration, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %s: %s", timeout, err)
-		}
-		time.Sleep(every)
-	}
+	eventually.Check(t, timeout, every, fn)
 }

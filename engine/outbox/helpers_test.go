@@ -23,6 +23,7 @@ import (
 
 	"github.com/campaignd/campaignd/engine"
 	"github.com/campaignd/campaignd/engine/outbox"
+	"github.com/campaignd/campaignd/internal/eventually"
 	"github.com/campaignd/campaignd/storage"
 	"github.com/campaignd/campaignd/wire"
 )
@@ -392,18 +393,8 @@ func (rc *receiver) waitAll(timeout time.Duration, want []string) {
 	}
 }
 
-// checkFor calls fn every `every` until it returns nil or timeout passes, then fails with its error.
+// checkFor waits for fn to return nil (eventually.Check).
 func checkFor(t testing.TB, timeout, every time.Duration, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %s: %s", timeout, err)
-		}
-		time.Sleep(every)
-	}
+	eventually.Check(t, timeout, every, fn)
 }
